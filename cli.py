@@ -1,0 +1,143 @@
+"""The `semsearch` command: a thin layer over the indexer, search and api packages.
+
+Typer (on click) gives typed options and help; rich draws progress bars and tables.
+Domain errors become one-line messages and exit code 2 here, in one place.
+"""
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TimeRemainingColumn
+from rich.table import Table
+
+from indexer.errors import IndexerError
+from indexer.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Semantic search over your own documents.")
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+IndexDirOption = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index directory [env SEMSEARCH_INDEX_DIR]")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the packages' own errors into a clear message and exit status 2."""
+    try:
+        yield
+    except IndexerError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    except _search_error_type() as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+def _search_error_type() -> type[Exception]:
+    from search.errors import SearchError
+
+    return SearchError
+
+
+@app.command()
+def index(
+    path: Annotated[Path, typer.Argument(help="Folder to index.", exists=True, file_okay=False)],
+    index_dir: IndexDirOption = None,
+    model: Annotated[str | None, typer.Option(help="Model name or path [env SEMSEARCH_MODEL]")] = None,
+    device: Annotated[str | None, typer.Option(help="cuda, mps or cpu (default: best)")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help="Tokens per chunk, at most.")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbours.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Texts per encoder batch.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Re-index everything from scratch.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync a folder into the index: only new, changed and removed files cost work."""
+    from indexer.encoder import load_encoder
+    from indexer.sync import SyncOptions, sync_folder
+
+    settings = _settings(index_dir=index_dir, model=model, device=device,
+                         chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
+                         batch_size=batch_size)
+    options = SyncOptions(chunk_tokens=settings.chunk_tokens,
+                          chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size,
+                          max_file_bytes=settings.max_file_bytes, rebuild=rebuild)
+    with _errors(), _progress_bar() as on_progress:
+        report = sync_folder(path, settings.index_dir, settings.model,
+                             lambda: load_encoder(settings.model, settings.device),
+                             options, on_progress)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    out.print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, renamed {report.renamed}, skipped {len(report.skipped)}; "
+        f"{report.chunks_written} chunks written ({report.chunks_encoded} encoded) "
+        f"in {report.seconds:.1f} s"
+    )
+    for skipped in report.skipped:
+        out.print(f"  skipped {skipped.path}: {skipped.reason}", markup=False)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[Any], None]]:
+    progress = Progress(
+        TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("files · {task.fields[chunks]} chunks encoded"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        disable=not console.is_terminal,
+    )
+    task = progress.add_task("index", total=None, chunks=0)
+
+    def update(event: Any) -> None:
+        progress.update(task, completed=event.files_done, total=event.files_total,
+                        chunks=event.chunks_encoded)
+
+    with progress:
+        yield update
+
+
+@app.command()
+def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
+    """Show what the index holds."""
+    from indexer.stats import index_stats
+
+    settings = _settings(index_dir=index_dir)
+    with _errors():
+        result = index_stats(settings.index_dir)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in result.items():
+        if key != "skipped_files":
+            table.add_row(key, str(value))
+    out.print(table)
+    for path, reason in result["skipped_files"]:
+        out.print(f"  skipped {path}: {reason}", markup=False)
+
+
+def main() -> None:
+    """Entry point of the `semsearch` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # pypdf logs every oddity of a broken file; the skip reason already says what matters.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Turn a folder of documents into a self-describing index directory."""

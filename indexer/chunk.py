@@ -1,0 +1,164 @@
+"""Split extracted text into chunks measured in the model's own tokens.
+
+Chunks end at a heading, then at sentence ends (Chinese 。！？ included) and line breaks;
+a sentence longer than a whole chunk is cut between tokens. No chunk ever holds more than
+`max_tokens` tokens, so the encoder never truncates one silently.
+"""
+
+import bisect
+import re
+from typing import Any
+
+import numpy as np
+
+from indexer.documents import Chunk, ParsedDocument
+
+_HARD, _PARAGRAPH, _SENTENCE = 3, 2, 1
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_SENTENCE_END = re.compile(r"[.!?;:][\"'’”)\]]*\s+|[。！？；]+[”’」』）)]*\s*|\n\s*")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) spans of the sentences of `text`, whitespace trimmed."""
+    cuts = sorted({0, len(text), *(m.end() for m in _SENTENCE_END.finditer(text))})
+    spans = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        trimmed = _trim(text, start, end)
+        if trimmed is not None:
+            spans.append(trimmed)
+    return spans
+
+
+def chunk_document(
+    document: ParsedDocument, tokenizer: Any, max_tokens: int, overlap_tokens: int
+) -> list[Chunk]:
+    """Cut `document.text` into chunks of at most `max_tokens` tokens.
+
+    Args:
+        document: parsed text with its sections and page starts.
+        tokenizer: a Hugging Face fast tokenizer (it must return offset mappings).
+        max_tokens: most tokens in one chunk, special tokens not counted.
+        overlap_tokens: about how many tokens of whole sentences a chunk repeats from the
+            previous one (never across a heading).
+
+    Returns:
+        The chunks in reading order, numbered from 0.
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    text = document.text
+    encoded = tokenizer(
+        text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+    )
+    token_starts = np.array([start for start, _ in encoded["offset_mapping"]], dtype=np.int64)
+    units = _units(text, document, token_starts, max_tokens)
+    spans = _pack(units, max_tokens, overlap_tokens)
+    section_starts = [section.start for section in document.sections]
+    chunks = []
+    for unit_from, unit_to in spans:
+        raw_start, raw_end = units[unit_from][0], units[unit_to - 1][1]
+        trimmed = _trim(text, raw_start, raw_end)
+        if trimmed is None:
+            continue
+        start, end = trimmed
+        chunks.append(
+            Chunk(
+                ordinal=len(chunks),
+                start=start,
+                end=end,
+                text=text[start:end],
+                token_count=sum(unit[3] for unit in units[unit_from:unit_to]),
+                page=_page_at(document.page_starts, start),
+                headings=_headings_at(document, section_starts, start),
+            )
+        )
+    return chunks
+
+
+def _units(
+    text: str, document: ParsedDocument, token_starts: np.ndarray, max_tokens: int
+) -> list[tuple[int, int, int, int]]:
+    """Cut text into (start, end, level of the cut at start, tokens) units, each fitting."""
+    levels: dict[int, int] = {}
+    for match in _SENTENCE_END.finditer(text):
+        levels[match.end()] = max(levels.get(match.end(), 0), _SENTENCE)
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        levels[match.end()] = max(levels.get(match.end(), 0), _PARAGRAPH)
+    for section in document.sections:
+        levels[section.start] = _HARD
+    levels.pop(0, None)
+    cuts = [0, *sorted(pos for pos in levels if 0 < pos < len(text)), len(text)]
+    units = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        first = int(np.searchsorted(token_starts, start, side="left"))
+        last = int(np.searchsorted(token_starts, end, side="left"))
+        level = levels.get(start, _HARD)
+        if last - first <= max_tokens:
+            units.append((start, end, level, last - first))
+            continue
+        # One sentence longer than a chunk: cut it between tokens.
+        for piece_first in range(first, last, max_tokens):
+            piece_last = min(piece_first + max_tokens, last)
+            piece_start = start if piece_first == first else int(token_starts[piece_first])
+            piece_end = end if piece_last == last else int(token_starts[piece_last])
+            piece_level = level if piece_first == first else 0
+            units.append((piece_start, piece_end, piece_level, piece_last - piece_first))
+    return units
+
+
+def _pack(
+    units: list[tuple[int, int, int, int]], max_tokens: int, overlap_tokens: int
+) -> list[tuple[int, int]]:
+    """Group consecutive units into [from, to) spans of at most `max_tokens` tokens."""
+    spans = []
+    first = 0
+    while first < len(units):
+        tokens, after = 0, first
+        while after < len(units):
+            if after > first and (units[after][2] == _HARD or tokens + units[after][3] > max_tokens):
+                break
+            tokens += units[after][3]
+            after += 1
+        spans.append((first, after))
+        if after >= len(units):
+            break
+        first = _overlap_start(units, first, after, max_tokens, overlap_tokens)
+    return spans
+
+
+def _overlap_start(
+    units: list[tuple[int, int, int, int]], first: int, after: int, max_tokens: int,
+    overlap_tokens: int,
+) -> int:
+    """Where the next chunk starts: back from `after` over whole units worth the overlap."""
+    if units[after][2] == _HARD:
+        return after
+    budget = min(overlap_tokens, max_tokens - units[after][3])
+    start, used = after, 0
+    while start - 1 > first and used + units[start - 1][3] <= budget:
+        if units[start][2] == _HARD:
+            break
+        used += units[start - 1][3]
+        start -= 1
+    return start
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _page_at(page_starts: list[int], offset: int) -> int | None:
+    if not page_starts:
+        return None
+    return bisect.bisect_right(page_starts, offset)
+
+
+def _headings_at(
+    document: ParsedDocument, section_starts: list[int], offset: int
+) -> tuple[str, ...]:
+    index = bisect.bisect_right(section_starts, offset) - 1
+    return document.sections[index].path if index >= 0 else ()

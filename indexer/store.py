@@ -1,0 +1,321 @@
+"""The one place that talks to SQLite: documents, chunks, embeddings, BM25 text, metadata.
+
+SQLite is the source of truth; the FAISS file is derived from the `embedding` column.
+Chunk ids come from AUTOINCREMENT, so an id is never reused and a stale FAISS id can
+never point at another chunk.
+"""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+from numpy.typing import NDArray
+
+from indexer.errors import IndexCorruptError, IndexNotFoundError
+
+SCHEMA_VERSION = 1
+DB_NAME = "index.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    format TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    error TEXT,
+    indexed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents (content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES documents (id),
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER,
+    headings TEXT NOT NULL,
+    token_count INTEGER NOT NULL,
+    embedding BLOB NOT NULL,
+    UNIQUE (doc_id, ordinal)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS staged_chunks (
+    content_hash TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    format TEXT NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER,
+    headings TEXT NOT NULL,
+    token_count INTEGER NOT NULL,
+    lexical_title TEXT NOT NULL,
+    lexical_body TEXT NOT NULL,
+    embedding BLOB NOT NULL,
+    PRIMARY KEY (content_hash, ordinal)
+);
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One row of the documents table."""
+
+    id: int
+    path: str
+    content_hash: str
+    size: int
+    mtime: float
+    title: str
+    format: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk joined with its document, as search results need it."""
+
+    id: int
+    doc_id: int
+    path: str
+    title: str
+    format: str
+    mtime: float
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    headings: tuple[str, ...]
+
+
+class Store:
+    """An open SQLite index file. Use `Store.create`, `Store.open` or `Store.open_readonly`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+        self.db = sqlite_utils.Database(connection)
+
+    @classmethod
+    def open(cls, index_dir: Path, *, create: bool = False) -> "Store":
+        """Open the index in `index_dir` for writing, creating it when `create` is set.
+
+        Raises:
+            IndexNotFoundError: no index there and `create` is false.
+        """
+        path = index_dir / DB_NAME
+        if not path.exists():
+            if not create:
+                raise IndexNotFoundError(index_dir)
+            index_dir.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA busy_timeout = 30000")
+        connection.executescript(_SCHEMA)
+        return cls(connection, path)
+
+    @classmethod
+    def open_readonly(cls, index_dir: Path) -> "Store":
+        """Open an existing index without the right to change it.
+
+        Raises:
+            IndexNotFoundError: no index in `index_dir`.
+        """
+        path = index_dir / DB_NAME
+        if not path.exists():
+            raise IndexNotFoundError(index_dir)
+        connection = sqlite3.connect(
+            f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.execute("PRAGMA busy_timeout = 30000")
+        return cls(connection, path)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[None]:
+        """Run the block in one transaction: all of it is committed, or none of it."""
+        self.connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    # --- metadata -------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.connection.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+    def generation(self) -> int:
+        row = self.connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    # --- documents ------------------------------------------------------------------
+    def documents(self) -> dict[str, DocumentRow]:
+        rows = self.connection.execute(
+            "SELECT id, path, content_hash, size, mtime, title, format, status, error "
+            "FROM documents"
+        ).fetchall()
+        return {row[1]: DocumentRow(*row) for row in rows}
+
+    def document(self, doc_id: int) -> DocumentRow | None:
+        row = self.connection.execute(
+            "SELECT id, path, content_hash, size, mtime, title, format, status, error "
+            "FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        return DocumentRow(*row) if row else None
+
+    def delete_document(self, doc_id: int) -> list[int]:
+        """Delete a document, its chunks and their BM25 rows; return the chunk ids gone."""
+        chunk_ids = self.delete_chunks(doc_id)
+        self.connection.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return chunk_ids
+
+    def delete_chunks(self, doc_id: int) -> list[int]:
+        """Delete a document's chunks and their BM25 rows; return the chunk ids gone."""
+        chunk_ids = [r[0] for r in self.connection.execute(
+            "SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self.connection.executemany(
+            "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
+        self.connection.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        return chunk_ids
+
+    def insert_document(self, row: dict[str, object]) -> int:
+        """Insert a documents row; return its id."""
+        columns = ", ".join(row)
+        placeholders = ", ".join("?" for _ in row)
+        cursor = self.connection.execute(
+            f"INSERT INTO documents ({columns}) VALUES ({placeholders}) RETURNING id",
+            list(row.values()),
+        )
+        return int(cursor.fetchone()[0])
+
+    def update_document(self, doc_id: int, values: dict[str, object]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.connection.execute(
+            f"UPDATE documents SET {assignments} WHERE id = ?", [*values.values(), doc_id])
+
+    # --- staging: encoded chunks that survive a crash before the final commit ---------
+    def staged_hashes(self) -> set[str]:
+        return {r[0] for r in self.connection.execute(
+            "SELECT DISTINCT content_hash FROM staged_chunks")}
+
+    def stage(self, content_hash: str, rows: list[dict[str, object]]) -> None:
+        """Record the encoded chunks of one content in one transaction, replacing any
+        earlier staging of it; a crash leaves all of them or none."""
+        columns = list(rows[0]) if rows else []
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        placeholders = ", ".join("?" for _ in columns)
+        with self.transaction():
+            self.connection.execute("DELETE FROM staged_chunks WHERE content_hash = ?",
+                                    (content_hash,))
+            self.connection.executemany(
+                f"INSERT INTO staged_chunks (content_hash, {quoted}) VALUES (?, {placeholders})",
+                [[content_hash, *row.values()] for row in rows],
+            )
+
+    def staged_header(self, content_hash: str) -> tuple[str, str] | None:
+        row = self.connection.execute(
+            "SELECT title, format FROM staged_chunks WHERE content_hash = ? LIMIT 1",
+            (content_hash,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def insert_staged_chunks(self, doc_id: int, content_hash: str) -> list[int]:
+        """Copy the staged chunks of `content_hash` into the live tables for `doc_id`."""
+        self.connection.execute(
+            'INSERT INTO chunks (doc_id, ordinal, text, start, "end", page, headings, '
+            "token_count, embedding) SELECT ?, ordinal, text, start, \"end\", page, headings, "
+            "token_count, embedding FROM staged_chunks WHERE content_hash = ? ORDER BY ordinal",
+            (doc_id, content_hash),
+        )
+        self.connection.execute(
+            "INSERT INTO chunks_fts (rowid, title, body) SELECT c.id, s.lexical_title, "
+            "s.lexical_body FROM chunks c JOIN staged_chunks s ON s.ordinal = c.ordinal "
+            "AND s.content_hash = ? WHERE c.doc_id = ?",
+            (content_hash, doc_id),
+        )
+        return [r[0] for r in self.connection.execute(
+            "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
+
+    def clear_staging(self) -> None:
+        self.connection.execute("DELETE FROM staged_chunks")
+
+    # --- chunks ---------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return int(self.db["chunks"].count)
+
+    def chunk_ids(self) -> NDArray[np.int64]:
+        return np.array([r[0] for r in self.connection.execute(
+            "SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
+
+    def embeddings(self, chunk_ids: list[int] | None = None, dimension: int = 0,
+                   batch: int = 10_000) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
+        """Yield (ids, vectors) batches: all chunks, or those of `chunk_ids`."""
+        if chunk_ids is None:
+            cursor = self.connection.execute("SELECT id, embedding FROM chunks ORDER BY id")
+        else:
+            cursor = self.connection.execute(
+                "SELECT id, embedding FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(chunk_ids),))
+        while rows := cursor.fetchmany(batch):
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            if dimension and vectors.size != len(rows) * dimension:
+                raise IndexCorruptError("an embedding in the store has the wrong size")
+            yield ids, vectors.reshape(len(rows), -1)
+
+    def chunks(self, chunk_ids: list[int]) -> dict[int, ChunkRow]:
+        """The chunks of `chunk_ids` with their documents, by id (missing ids left out)."""
+        rows = self.connection.execute(
+            'SELECT c.id, c.doc_id, d.path, d.title, d.format, d.mtime, c.ordinal, c.text, '
+            'c.start, c."end", c.page, c.headings FROM chunks c JOIN documents d '
+            "ON d.id = c.doc_id WHERE c.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(chunk_ids),),
+        ).fetchall()
+        return {row[0]: ChunkRow(*row[:11], tuple(json.loads(row[11]))) for row in rows}
+
+    def document_chunks(self, doc_id: int) -> list[ChunkRow]:
+        ids = [r[0] for r in self.connection.execute(
+            "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
+        by_id = self.chunks(ids)
+        return [by_id[i] for i in ids]
+
+    def counts(self) -> dict[str, int]:
+        """Documents indexed, files skipped, chunks held."""
+        status = dict(self.connection.execute(
+            "SELECT status, count(*) FROM documents GROUP BY status").fetchall())
+        return {"documents": int(status.get("indexed", 0)),
+                "skipped": int(status.get("skipped", 0)),
+                "chunks": self.chunk_count()}
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1] or "") for r in self.connection.execute(
+            "SELECT path, error FROM documents WHERE status = 'skipped' ORDER BY path")]

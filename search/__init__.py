@@ -1,0 +1,1 @@
+"""Answer queries from an index directory: dense, lexical, hybrid, reranked."""

@@ -1,0 +1,9 @@
+"""Errors raised while searching."""
+
+
+class SearchError(Exception):
+    """Base class of every error the search package raises on purpose."""
+
+
+class InvalidQueryError(SearchError):
+    """The query or its options cannot be answered as given."""
