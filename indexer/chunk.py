@@ -51,7 +51,10 @@ def chunk_document(
         text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
     )
     token_starts = np.array([start for start, _ in encoded["offset_mapping"]], dtype=np.int64)
-    units = _units(text, document, token_starts, max_tokens)
+    word_ids = encoded.word_ids()
+    # Cutting before a word's first token keeps a piece's tokens the same when re-tokenized.
+    word_starts = [i == 0 or word_ids[i] != word_ids[i - 1] for i in range(len(word_ids))]
+    units = _units(text, document, token_starts, word_starts, max_tokens)
     spans = _pack(units, max_tokens, overlap_tokens)
     section_starts = [section.start for section in document.sections]
     chunks = []
@@ -76,7 +79,8 @@ def chunk_document(
 
 
 def _units(
-    text: str, document: ParsedDocument, token_starts: np.ndarray, max_tokens: int
+    text: str, document: ParsedDocument, token_starts: np.ndarray, word_starts: list[bool],
+    max_tokens: int,
 ) -> list[tuple[int, int, int, int]]:
     """Cut text into (start, end, level of the cut at start, tokens) units, each fitting."""
     levels: dict[int, int] = {}
@@ -96,13 +100,23 @@ def _units(
         if last - first <= max_tokens:
             units.append((start, end, level, last - first))
             continue
-        # One sentence longer than a chunk: cut it between tokens.
-        for piece_first in range(first, last, max_tokens):
+        # One sentence longer than a chunk: cut it between words (a piece that starts
+        # inside a word would re-tokenize into more tokens), or between tokens when one
+        # word alone is longer than a chunk.
+        piece_first = first
+        while piece_first < last:
             piece_last = min(piece_first + max_tokens, last)
+            if piece_last < last:
+                boundary = piece_last
+                while boundary > piece_first + 1 and not word_starts[boundary]:
+                    boundary -= 1
+                if word_starts[boundary]:
+                    piece_last = boundary
             piece_start = start if piece_first == first else int(token_starts[piece_first])
             piece_end = end if piece_last == last else int(token_starts[piece_last])
             piece_level = level if piece_first == first else 0
             units.append((piece_start, piece_end, piece_level, piece_last - piece_first))
+            piece_first = piece_last
     return units
 
 

@@ -87,6 +87,51 @@ class DocumentRow:
 
 
 @dataclass(frozen=True)
+class DocumentFilter:
+    """Which documents a search may return; applied inside every leg, before `k` is cut.
+
+    Attributes:
+        path_prefix: keep paths (relative to the indexed folder) that start with this.
+        path_glob: keep paths matching this glob (SQLite GLOB: `*` also crosses `/`).
+        file_types: keep these extensions (`pdf` or `.pdf`).
+        modified_after / modified_before: Unix times bounding the file's mtime.
+    """
+
+    path_prefix: str | None = None
+    path_glob: str | None = None
+    file_types: tuple[str, ...] = ()
+    modified_after: float | None = None
+    modified_before: float | None = None
+
+    def is_empty(self) -> bool:
+        return self == DocumentFilter()
+
+    def sql(self) -> tuple[str, list[object]]:
+        """A SQL condition on the documents table (aliased `d`) and its parameters."""
+        conditions: list[str] = ["d.status = 'indexed'"]
+        parameters: list[object] = []
+        if self.path_prefix:
+            escaped = (self.path_prefix.replace("\\", "\\\\").replace("%", "\\%")
+                       .replace("_", "\\_"))
+            conditions.append("d.path LIKE ? ESCAPE '\\'")
+            parameters.append(escaped + "%")
+        if self.path_glob:
+            conditions.append("d.path GLOB ?")
+            parameters.append(self.path_glob)
+        if self.file_types:
+            suffixes = ["." + t.lower().lstrip(".") for t in self.file_types]
+            conditions.append("(" + " OR ".join("lower(d.path) LIKE ?" for _ in suffixes) + ")")
+            parameters.extend("%" + suffix for suffix in suffixes)
+        if self.modified_after is not None:
+            conditions.append("d.mtime >= ?")
+            parameters.append(self.modified_after)
+        if self.modified_before is not None:
+            conditions.append("d.mtime <= ?")
+            parameters.append(self.modified_before)
+        return " AND ".join(conditions), parameters
+
+
+@dataclass(frozen=True)
 class ChunkRow:
     """A chunk joined with its document, as search results need it."""
 
@@ -307,6 +352,36 @@ class Store:
             "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
         by_id = self.chunks(ids)
         return [by_id[i] for i in ids]
+
+    def filtered_chunk_ids(self, document_filter: DocumentFilter) -> NDArray[np.int64]:
+        """Ids of the chunks whose documents pass `document_filter`."""
+        condition, parameters = document_filter.sql()
+        return np.array([r[0] for r in self.connection.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {condition}",
+            parameters)], dtype=np.int64)
+
+    def bm25_search(self, expression: str, limit: int, document_filter: DocumentFilter,
+                    weights: tuple[float, float]) -> list[tuple[int, float]]:
+        """Top `limit` (chunk id, BM25) pairs for an FTS5 `expression`; higher is better."""
+        condition, parameters = document_filter.sql()
+        rows = self.connection.execute(
+            f"SELECT f.rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) AS score "
+            "FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+            f"JOIN documents d ON d.id = c.doc_id WHERE chunks_fts MATCH ? AND {condition} "
+            "ORDER BY score DESC LIMIT ?",
+            [expression, *parameters, limit],
+        ).fetchall()
+        return [(int(row[0]), float(row[1])) for row in rows]
+
+    def bm25_scores(self, expression: str, chunk_ids: list[int],
+                    weights: tuple[float, float]) -> dict[int, float]:
+        """BM25 of the given chunks for `expression` (chunks matching nothing left out)."""
+        rows = self.connection.execute(
+            f"SELECT rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+            [expression, json.dumps(chunk_ids)],
+        ).fetchall()
+        return {int(row[0]): float(row[1]) for row in rows}
 
     def counts(self) -> dict[str, int]:
         """Documents indexed, files skipped, chunks held."""

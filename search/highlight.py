@@ -1,0 +1,50 @@
+"""The sentences of a chunk that best answer the query."""
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from indexer.chunk import split_sentences
+from indexer.lexical_text import words
+from search.hits import Highlight
+
+_STOP_WORDS = frozenset(
+    "a an and are as at be by do does for from how in is it of on or that the this to was "
+    "what when where which who why will with".split()
+)
+
+
+def stem(word: str) -> str:
+    """A light English stem so `brewing` meets `brewed`; other scripts pass through."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def query_terms(query: str) -> set[str]:
+    return {stem(w) for w in words(query) if w not in _STOP_WORDS}
+
+
+def best_sentences(
+    text: str,
+    offset: int,
+    terms: set[str],
+    sentence_scores: Callable[[list[str]], NDArray[np.float32]] | None = None,
+) -> list[Highlight]:
+    """The best-matching sentence of `text` (the chunk), with document offsets.
+
+    Sentences are ranked by how many distinct query terms they hold. When none holds
+    any, `sentence_scores` (semantic similarity to the query) decides, if given; else
+    the first sentence stands in.
+    """
+    spans = split_sentences(text)
+    if not spans:
+        return []
+    overlaps = [len(terms & {stem(w) for w in words(text[s:e])}) for s, e in spans]
+    best = int(np.argmax(overlaps))
+    if overlaps[best] == 0 and sentence_scores is not None and len(spans) > 1:
+        best = int(np.argmax(sentence_scores([text[s:e] for s, e in spans])))
+    start, end = spans[best]
+    return [Highlight(text=text[start:end], start=offset + start, end=offset + end)]

@@ -1,0 +1,36 @@
+"""BM25 over the chunks' FTS5 table, kept in the same SQLite file as the vectors."""
+
+from indexer.lexical_text import words
+from indexer.store import DocumentFilter, Store
+
+# Weights of the FTS columns (title with headings, body) in SQLite's bm25().
+COLUMN_WEIGHTS = (1.0, 1.0)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 query that ORs the query's words (Chinese segmented), or None if it has none.
+
+    Each word is quoted, so FTS5 syntax in user input is taken literally.
+    """
+    terms = list(dict.fromkeys(words(query)))
+    if not terms:
+        return None
+    return " OR ".join(f'"{term}"' for term in terms)
+
+
+def lexical_search(
+    store: Store, query: str, limit: int, document_filter: DocumentFilter
+) -> list[tuple[int, float]]:
+    """Top `limit` (chunk id, BM25 score) pairs, best first; higher is better."""
+    expression = match_expression(query)
+    if expression is None:
+        return []
+    return store.bm25_search(expression, limit, document_filter, COLUMN_WEIGHTS)
+
+
+def lexical_scores(store: Store, query: str, chunk_ids: list[int]) -> dict[int, float]:
+    """BM25 scores of the given chunks (those matching no query word are left out)."""
+    expression = match_expression(query)
+    if expression is None or not chunk_ids:
+        return {}
+    return store.bm25_scores(expression, chunk_ids, COLUMN_WEIGHTS)
