@@ -131,6 +131,68 @@ def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None
         out.print(f"  skipped {path}: {reason}", markup=False)
 
 
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="Results wanted.")] = 10,
+    mode: Annotated[str, typer.Option(help="dense, lexical or hybrid.")] = "hybrid",
+    rerank: Annotated[bool, typer.Option(help="Rescore with the cross-encoder.")] = False,
+    path_prefix: Annotated[str | None, typer.Option(help="Only paths starting so.")] = None,
+    path_glob: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
+    file_type: Annotated[list[str] | None, typer.Option("--type", help="Only this extension (repeatable).")] = None,
+    group_by_document: Annotated[bool, typer.Option("--by-document", help="One hit per document.")] = False,
+    min_score: Annotated[float | None, typer.Option(help="Drop hits scoring less.")] = None,
+    index_dir: IndexDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the index and print ranked results with path, score and highlight."""
+    from search.hits import Filters
+    from search.searcher import Searcher
+
+    settings = _settings(index_dir=index_dir)
+    filters = Filters(path_prefix=path_prefix, path_glob=path_glob,
+                      file_types=tuple(file_type or ()))
+    with _errors():
+        searcher = Searcher(settings.index_dir, device=settings.device,
+                            rerank_model=settings.rerank_model)
+        response = searcher.search(query, k=k, mode=mode, rerank=rerank, filters=filters,
+                                   group_by="document" if group_by_document else None,
+                                   min_score=min_score)
+    if as_json:
+        out.print_json(json.dumps(response.to_dict(), ensure_ascii=False))
+        return
+    if not response.results:
+        out.print("no results")
+    for rank, hit in enumerate(response.results, 1):
+        where = f"{hit.path}" + (f" p.{hit.page}" if hit.page else "")
+        out.print(f"[bold]{rank}.[/bold] {where}  [dim]{hit.score_kind} {hit.score:.3f}[/dim]")
+        if hit.highlights:
+            out.print("   " + hit.highlights[0].text.replace("\n", " ")[:300], markup=False)
+
+
+@app.command()
+def serve(
+    index_dir: IndexDirOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the index over HTTP (OpenAPI docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    from indexer.stats import index_stats
+
+    settings = _settings(index_dir=index_dir, host=host, port=port)
+    with _errors():
+        index_stats(settings.index_dir)  # fail here, clearly, when there is no index
+    # The app factory reads its settings from the environment, also in worker processes.
+    os.environ["SEMSEARCH_INDEX_DIR"] = str(settings.index_dir.resolve())
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=workers, log_level="info")
+
+
 def main() -> None:
     """Entry point of the `semsearch` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

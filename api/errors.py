@@ -1,0 +1,45 @@
+"""The one place where domain errors become HTTP responses."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from indexer.errors import (
+    IndexCorruptError,
+    IndexerError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from search.errors import InvalidQueryError, SearchError
+
+log = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (InvalidQueryError, 422),
+    (IndexLockedError, 409),
+    (IndexMismatchError, 409),
+    (IndexNotFoundError, 503),
+    (IndexCorruptError, 500),
+    (IndexerError, 500),
+    (SearchError, 500),
+]
+
+
+def status_for(error: Exception) -> int:
+    for error_type, status in _STATUS:
+        if isinstance(error, error_type):
+            return status
+    return 500
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        status = status_for(error)
+        if status >= 500:
+            log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    app.add_exception_handler(IndexerError, handle)
+    app.add_exception_handler(SearchError, handle)

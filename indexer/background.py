@@ -1,0 +1,83 @@
+"""One sync at a time in a background thread, with its progress and last result."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.encoder import Encoder
+from indexer.errors import IndexerError, IndexLockedError
+from indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncStatus:
+    """What the background sync is doing, or last did."""
+
+    running: bool = False
+    path: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    files_done: int = 0
+    files_total: int = 0
+    chunks_encoded: int = 0
+    last_report: SyncReport | None = None
+    last_error: str | None = None
+
+
+class BackgroundSync:
+    """Runs `sync_folder` in a daemon thread; a second start while one runs is refused."""
+
+    def __init__(self, index_dir: Path, model: str, load_model: Callable[[], Encoder],
+                 options: SyncOptions) -> None:
+        self.index_dir, self.model, self.load_model = index_dir, model, load_model
+        self.options = options
+        self._lock = threading.Lock()
+        self._status = SyncStatus()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> SyncStatus:
+        with self._lock:
+            return SyncStatus(**vars(self._status))
+
+    def start(self, root: Path) -> SyncStatus:
+        """Start syncing `root`; raises IndexLockedError when a sync already runs here."""
+        with self._lock:
+            if self._status.running:
+                raise IndexLockedError(self.index_dir)
+            self._status = SyncStatus(running=True, path=str(root), started_at=time.time(),
+                                      last_report=self._status.last_report)
+            self._thread = threading.Thread(target=self._run, args=(root,), daemon=True,
+                                            name="semsearch-sync")
+            self._thread.start()
+            return SyncStatus(**vars(self._status))
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _progress(self, event: SyncProgress) -> None:
+        with self._lock:
+            self._status.files_done = event.files_done
+            self._status.files_total = event.files_total
+            self._status.chunks_encoded = event.chunks_encoded
+
+    def _run(self, root: Path) -> None:
+        report, error = None, None
+        try:
+            report = sync_folder(root, self.index_dir, self.model, self.load_model,
+                                 self.options, self._progress)
+        except IndexerError as failure:
+            error = str(failure)
+        except Exception as failure:  # the thread must record, not vanish
+            log.exception("background sync of %s failed", root)
+            error = f"{type(failure).__name__}: {failure}"
+        with self._lock:
+            self._status.running = False
+            self._status.finished_at = time.time()
+            self._status.last_report = report or self._status.last_report
+            self._status.last_error = error
