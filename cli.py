@@ -14,8 +14,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.progress import TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from indexer.errors import IndexerError
@@ -58,7 +64,7 @@ def _search_error_type() -> type[Exception]:
 def index(
     path: Annotated[Path, typer.Argument(help="Folder to index.", exists=True, file_okay=False)],
     index_dir: IndexDirOption = None,
-    model: Annotated[str | None, typer.Option(help="Model name or path [env SEMSEARCH_MODEL]")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name or path.")] = None,
     device: Annotated[str | None, typer.Option(help="cuda, mps or cpu (default: best)")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="Tokens per chunk, at most.")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbours.")] = None,
@@ -139,8 +145,12 @@ def search(
     rerank: Annotated[bool, typer.Option(help="Rescore with the cross-encoder.")] = False,
     path_prefix: Annotated[str | None, typer.Option(help="Only paths starting so.")] = None,
     path_glob: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
-    file_type: Annotated[list[str] | None, typer.Option("--type", help="Only this extension (repeatable).")] = None,
-    group_by_document: Annotated[bool, typer.Option("--by-document", help="One hit per document.")] = False,
+    file_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this extension (repeatable).")
+    ] = None,
+    group_by_document: Annotated[
+        bool, typer.Option("--by-document", help="One hit per document.")
+    ] = False,
     min_score: Annotated[float | None, typer.Option(help="Drop hits scoring less.")] = None,
     index_dir: IndexDirOption = None,
     as_json: JsonOption = False,

@@ -57,7 +57,7 @@ def chunk_document(
     units = _units(text, document, token_starts, word_starts, max_tokens)
     spans = _pack(units, max_tokens, overlap_tokens)
     section_starts = [section.start for section in document.sections]
-    chunks = []
+    chunks: list[Chunk] = []
     for unit_from, unit_to in spans:
         raw_start, raw_end = units[unit_from][0], units[unit_to - 1][1]
         trimmed = _trim(text, raw_start, raw_end)
@@ -129,7 +129,8 @@ def _pack(
     while first < len(units):
         tokens, after = 0, first
         while after < len(units):
-            if after > first and (units[after][2] == _HARD or tokens + units[after][3] > max_tokens):
+            unit_level, unit_tokens = units[after][2], units[after][3]
+            if after > first and (unit_level == _HARD or tokens + unit_tokens > max_tokens):
                 break
             tokens += units[after][3]
             after += 1

@@ -58,8 +58,9 @@ class Encoder:
 
     @property
     def dimension(self) -> int:
-        dimension = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension")
+        dimension = getattr(self.model, "get_embedding_dimension", None)
+        if dimension is None:  # sentence-transformers before 6
+            dimension = self.model.get_sentence_embedding_dimension
         return int(dimension())
 
     @property

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -345,7 +346,7 @@ class Store:
             "ON d.id = c.doc_id WHERE c.id IN (SELECT value FROM json_each(?))",
             (json.dumps(chunk_ids),),
         ).fetchall()
-        return {row[0]: ChunkRow(*row[:11], tuple(json.loads(row[11]))) for row in rows}
+        return {row[0]: _chunk_row(row) for row in rows}
 
     def document_chunks(self, doc_id: int) -> list[ChunkRow]:
         ids = [r[0] for r in self.connection.execute(
@@ -394,3 +395,9 @@ class Store:
     def skipped(self) -> list[tuple[str, str]]:
         return [(r[0], r[1] or "") for r in self.connection.execute(
             "SELECT path, error FROM documents WHERE status = 'skipped' ORDER BY path")]
+
+
+def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
+    return ChunkRow(id=row[0], doc_id=row[1], path=row[2], title=row[3], format=row[4],
+                    mtime=row[5], ordinal=row[6], text=row[7], start=row[8], end=row[9],
+                    page=row[10], headings=tuple(json.loads(row[11])))

@@ -186,18 +186,21 @@ class _Sync:
         else:
             vectors = load_vectors(self.store, self.index_dir, dimension, repair=True)
         removed_ids, added_ids = self._commit(actions, removed, dimension)
-        vectors.remove(removed_ids)
+        vectors.remove(np.array(removed_ids, dtype=np.int64))
         for ids, batch in self.store.embeddings(added_ids, dimension):
             vectors.add(ids, batch)
         write_vectors(vectors, self.index_dir, self.store.generation())
         self.report.chunks_written = len(added_ids)
         return self.report
 
-    def _plan(self, existing: dict[str, DocumentRow]) -> tuple[list[_Action], dict[str, DocumentRow]]:
+    def _plan(
+        self, existing: dict[str, DocumentRow]
+    ) -> tuple[list[_Action], dict[str, DocumentRow]]:
         rebuild = self.options.rebuild
         paths = list(iter_files(self.root, self.index_dir))
+        present = set(paths)
         removed = dict(existing) if rebuild else {
-            path: row for path, row in existing.items() if path not in set(paths)}
+            path: row for path, row in existing.items() if path not in present}
         by_hash = {} if rebuild else {
             row.content_hash: row for row in removed.values() if row.status == "indexed"}
         candidates = []
@@ -229,8 +232,9 @@ class _Sync:
         if not is_supported(action.path):
             return self._skip_action(action, "unsupported type")
         if action.size > self.options.max_file_bytes:
+            limit = self.options.max_file_bytes
             return self._skip_action(
-                action, f"file too large ({action.size} bytes; limit {self.options.max_file_bytes})")
+                action, f"file too large ({action.size} bytes; limit {limit})")
         try:
             data = (self.root / action.path).read_bytes()
         except OSError as error:
@@ -322,7 +326,7 @@ class _Sync:
 
     def _apply(self, action: _Action, added_ids: list[int], now: float) -> list[int]:
         store, row = self.store, action.row
-        stat_values = {"size": action.size, "mtime": action.mtime}
+        stat_values: dict[str, object] = {"size": action.size, "mtime": action.mtime}
         if action.kind == "touch" and row:
             store.update_document(row.id, stat_values)
             return []

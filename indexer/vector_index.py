@@ -6,6 +6,7 @@ Vectors are L2-normalised before they get here, so inner product is cosine simil
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -15,7 +16,7 @@ from numpy.typing import NDArray
 class VectorIndex:
     """Chunk vectors in a FAISS `IndexIDMap2(IndexFlatIP)`: ids are SQLite chunk ids."""
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: Any) -> None:  # faiss's SWIG types confuse type checkers
         self._index = index
 
     @classmethod
@@ -60,9 +61,8 @@ class VectorIndex:
             scores, ids = self._index.search(queries, k)
         else:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
-            scores, ids = self._index.search(
-                queries, k, params=faiss.SearchParameters(sel=selector)
-            )
+            parameters = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            scores, ids = self._index.search(queries, k, params=parameters)
         return scores, ids
 
     def save(self, path: Path) -> None:

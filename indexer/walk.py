@@ -17,7 +17,8 @@ def load_ignore_spec(root: Path) -> pathspec.PathSpec:
 
 
 def iter_files(root: Path, index_dir: Path | None = None) -> Iterator[str]:
-    """Yield the POSIX paths, relative to `root`, of the files to index, sorted.
+    """Yield the POSIX paths, relative to `root`, of the files to index, in a stable
+    order: each folder's files by name, then its subfolders by name.
 
     Hidden files and folders (`.git` among them), the index directory and whatever
     `.semsearchignore` matches are left out. Symlinked folders are not entered (that

@@ -9,10 +9,11 @@ from indexer.chunk import split_sentences
 from indexer.lexical_text import words
 from search.hits import Highlight
 
-_STOP_WORDS = frozenset(
-    "a an and are as at be by do does for from how in is it of on or that the this to was "
-    "what when where which who why will with".split()
-)
+_STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "how", "in",
+    "is", "it", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when", "where",
+    "which", "who", "why", "will", "with",
+})
 
 
 def stem(word: str) -> str:

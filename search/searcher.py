@@ -298,7 +298,7 @@ def _rank(candidates: list[int], rows: dict[int, ChunkRow], mode: Mode,
 
 
 def _gate_score(hit: Hit) -> float:
-    return hit.scores["cosine"] if "cosine" in hit.scores else hit.score
+    return hit.scores.get("cosine", hit.score)
 
 
 def _best_per_document(hits: list[Hit]) -> list[Hit]:
