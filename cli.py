@@ -6,7 +6,6 @@ Domain errors become one-line messages and exit code 2 here, in one place.
 
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,7 +132,7 @@ def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None
         if key != "skipped_files":
             table.add_row(key, str(value))
     out.print(table)
-    for path, reason in result["skipped_files"]:
+    for path, reason in result["skipped_files"]:  # type: ignore[attr-defined]
         out.print(f"  skipped {path}: {reason}", markup=False)
 
 
@@ -212,4 +211,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -109,6 +109,7 @@ def write_vectors(vectors: VectorIndex, index_dir: Path, generation: int) -> Non
     """Save `vectors` as the file of `generation` and delete every older one."""
     path = vectors_path(index_dir, generation)
     vectors.save(path)
-    for stale in index_dir.glob("vectors-*.faiss"):
+    # Older generations, and temporary files left by a run killed while saving.
+    for stale in [*index_dir.glob("vectors-*.faiss"), *index_dir.glob("vectors-*.faiss*.tmp")]:
         if stale != path:
             stale.unlink(missing_ok=True)
