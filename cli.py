@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -200,6 +201,95 @@ def serve(
     os.environ["SEMSEARCH_INDEX_DIR"] = str(settings.index_dir.resolve())
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=workers, log_level="info")
+
+
+@app.command(name="eval")
+def evaluate_command(
+    dataset: Annotated[Path | None, typer.Argument(
+        help="A BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/SPLIT.tsv.")] = None,
+    queries: Annotated[Path | None, typer.Option(
+        help="Your own queries (JSONL or TSV) to evaluate the index of your folder.")] = None,
+    mode: Annotated[str, typer.Option(help="Modes, comma-separated.")] = "dense,lexical,hybrid",
+    rerank: Annotated[bool, typer.Option(help="Also run each mode reranked.")] = False,
+    split: Annotated[str, typer.Option(help="Which qrels file of a BEIR folder.")] = "test",
+    ignore_identical_ids: Annotated[bool, typer.Option(
+        help="Drop a document whose id equals the query's (BEIR convention).")] = False,
+    index_dir: IndexDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure nDCG@10, Recall@10/100, MRR@10 and latency on a benchmark or your queries.
+
+    A BEIR corpus is indexed through the same path as `semsearch index`, into an index
+    directory (default .semsearch-eval/NAME) that later runs reuse.
+    """
+    from indexer.encoder import load_encoder
+    from indexer.sync import SyncOptions, sync_folder
+    from search import evaluate as ev
+    from search.searcher import Searcher
+
+    if (dataset is None) == (queries is None):
+        console.print("[red]error:[/red] give either a BEIR DATASET folder or --queries FILE")
+        raise typer.Exit(2)
+    modes = [m.strip() for m in mode.split(",") if m.strip()]
+    settings = _settings(index_dir=index_dir)
+    with _errors():
+        if dataset is not None:
+            data = ev.load_beir(dataset, split)
+            work = index_dir or Path(".semsearch-eval") / dataset.resolve().name
+            with console.status(f"writing {len(data.corpus)} documents…"):
+                ev.write_corpus_files(data, work / "documents")
+            encoder = load_encoder(settings.model, settings.device)
+            options = SyncOptions(chunk_tokens=settings.chunk_tokens,
+                                  chunk_overlap=settings.chunk_overlap,
+                                  batch_size=settings.batch_size)
+            with _progress_bar() as on_progress:
+                sync_folder(work / "documents", work / "index", settings.model,
+                            lambda: encoder, options, on_progress)
+            searcher = Searcher(work / "index", encoder=encoder,
+                                rerank_model=settings.rerank_model)
+            to_doc_id = ev.beir_doc_id
+        else:
+            assert queries is not None
+            data = ev.load_query_file(queries)
+            searcher = Searcher(settings.index_dir, device=settings.device,
+                                rerank_model=settings.rerank_model)
+            to_doc_id = _same
+        results = _run_evaluation(searcher, data, modes, rerank, to_doc_id,
+                                  ignore_identical_ids)
+    if as_json:
+        out.print_json(json.dumps(results))
+        return
+    table = Table("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p99 ms")
+    for name, metrics in results.items():
+        table.add_row(name, *(f"{metrics[key]:.4f}" for key in
+                              ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+                      f"{metrics['p50_ms']:.1f}", f"{metrics['p99_ms']:.1f}")
+    out.print(f"{len(data.queries)} queries")
+    out.print(table)
+
+
+def _same(path: str) -> str:
+    return path
+
+
+def _run_evaluation(searcher: Any, data: Any, modes: list[str], rerank: bool,
+                    to_doc_id: Callable[[str], str],
+                    ignore_identical_ids: bool) -> dict[str, dict[str, float]]:
+    from search import evaluate as ev
+
+    runs = [(m, False) for m in modes] + ([(m, True) for m in modes] if rerank else [])
+    results = {}
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        transient=True, disable=not console.is_terminal)
+    with progress:
+        for run_mode, run_rerank in runs:
+            name = run_mode + ("+rerank" if run_rerank else "")
+            task = progress.add_task(name, total=len(data.queries))
+            results[name] = ev.evaluate(
+                searcher, data, run_mode, run_rerank, to_doc_id, ignore_identical_ids,
+                on_query=partial(progress.advance, task))
+    return results
 
 
 def main() -> None:

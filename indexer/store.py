@@ -112,10 +112,9 @@ class DocumentFilter:
         conditions: list[str] = ["d.status = 'indexed'"]
         parameters: list[object] = []
         if self.path_prefix:
-            escaped = (self.path_prefix.replace("\\", "\\\\").replace("%", "\\%")
-                       .replace("_", "\\_"))
-            conditions.append("d.path LIKE ? ESCAPE '\\'")
-            parameters.append(escaped + "%")
+            # Not LIKE: it ignores ASCII case, and paths are case-sensitive.
+            conditions.append("substr(d.path, 1, ?) = ?")
+            parameters.extend([len(self.path_prefix), self.path_prefix])
         if self.path_glob:
             conditions.append("d.path GLOB ?")
             parameters.append(self.path_glob)

@@ -17,7 +17,7 @@ from indexer.store import ChunkRow, Store
 from indexer.vector_index import VectorIndex
 from search.errors import InvalidQueryError
 from search.fuse import convex_fusion
-from search.highlight import best_sentences, query_terms
+from search.highlight import highlight_chunks
 from search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
 from search.lexical import lexical_scores, lexical_search
 from search.rerank import Reranker
@@ -118,27 +118,31 @@ class Searcher:
     def search(self, query: str, k: int = 10, mode: Mode | str = Mode.HYBRID,
                rerank: bool = False, filters: Filters | None = None,
                group_by: str | None = None, min_score: float | None = None,
-               rerank_candidates: int = RERANK_CANDIDATES) -> SearchResponse:
+               rerank_candidates: int = RERANK_CANDIDATES,
+               highlight: bool = True) -> SearchResponse:
         """Search for `query` and return up to `k` hits, best first.
 
         Args:
             mode: dense (cosine), lexical (BM25) or hybrid (both fused).
-            rerank: rescore the top `rerank_candidates` with the cross-encoder.
+            rerank: rescore the top `rerank_candidates` (at least `k`) with the
+                cross-encoder.
             filters: restrict by path, type or mtime, inside every leg.
             group_by: "document" keeps each document's best chunk only.
             min_score: drop hits below it: a cosine in dense and hybrid mode, BM25 in
                 lexical mode, the cross-encoder's score when reranking.
+            highlight: find each hit's best sentence (evaluation runs skip it).
 
         Raises:
             InvalidQueryError: empty query, k < 1, unknown mode or group_by.
         """
         return self.search_batch([query], k, mode, rerank, filters, group_by, min_score,
-                                 rerank_candidates)[0]
+                                 rerank_candidates, highlight)[0]
 
     def search_batch(self, queries: list[str], k: int = 10, mode: Mode | str = Mode.HYBRID,
                      rerank: bool = False, filters: Filters | None = None,
                      group_by: str | None = None, min_score: float | None = None,
-                     rerank_candidates: int = RERANK_CANDIDATES) -> list[SearchResponse]:
+                     rerank_candidates: int = RERANK_CANDIDATES,
+                     highlight: bool = True) -> list[SearchResponse]:
         """`search` for many queries, embedding them in one batch."""
         mode = _check(queries, k, mode, group_by)
         filters = filters or Filters()
@@ -151,6 +155,10 @@ class Searcher:
             timings = {"embed": round(embed_ms, 2)}
             hits = self._search_one(query, vector, k, mode, rerank, filters, group_by,
                                     min_score, rerank_candidates, timings)
+            if highlight:
+                started = time.perf_counter()
+                self._highlight(query, hits)
+                timings["highlight"] = round((time.perf_counter() - started) * 1000, 2)
             timings["total"] = round(sum(timings.values()), 2)
             responses.append(SearchResponse(query=query, results=hits, timings_ms=timings))
         return responses
@@ -191,14 +199,12 @@ class Searcher:
         if group_by == "document":
             hits = _best_per_document(hits)
         if rerank:
-            hits = self._rerank(query, hits[:rerank_candidates])
+            # At least k, so that reranking never returns fewer hits than asked for.
+            hits = self._rerank(query, hits[:max(rerank_candidates, k)])
             if min_score is not None:
                 hits = [h for h in hits if h.score >= min_score]
             clock.lap("rerank")
-        hits = hits[:k]
-        self._highlight(query, hits)
-        clock.lap("highlight")
-        return hits
+        return hits[:k]
 
     def _complete_dense(self, store: Store, vector: NDArray[np.float32], candidates: list[int],
                         dense: dict[int, float]) -> dict[int, float]:
@@ -218,16 +224,10 @@ class Searcher:
         return sorted(hits, key=lambda hit: -hit.score)
 
     def _highlight(self, query: str, hits: list[Hit]) -> None:
-        terms = query_terms(query)
-        query_vector: list[NDArray[np.float32]] = []
-
-        def semantic(sentences: list[str]) -> NDArray[np.float32]:
-            if not query_vector:
-                query_vector.append(self.encoder.encode([query])[0])
-            return self.encoder.encode(sentences) @ query_vector[0]
-
-        for hit in hits:
-            hit.highlights = best_sentences(hit.text, hit.start, terms, semantic)
+        chunks = [(hit.text, hit.start) for hit in hits]
+        for hit, highlights in zip(hits, highlight_chunks(query, chunks, self.encoder.encode),
+                                   strict=True):
+            hit.highlights = highlights
 
     # --- documents ------------------------------------------------------------------
     def document(self, doc_id: int) -> DocumentView | None:

@@ -97,7 +97,8 @@ def test_routes_need_the_key(server: str) -> None:
 
 
 def test_search_finds_the_answer_with_the_documented_fields(server: str) -> None:
-    response = _client(server).post("/search", json={"query": "how do I repair a punctured bike wheel", "k": 2})
+    question = "how do I repair a punctured bike wheel"
+    response = _client(server).post("/search", json={"query": question, "k": 2})
     assert response.status_code == 200
     body = response.json()
     first = body["results"][0]
@@ -156,7 +157,8 @@ def test_bad_batch_and_malformed_json(server: str) -> None:
     client = _client(server)
     assert client.post("/search/batch", json={"queries": []}).status_code == 422
     assert client.post("/search/batch", json={"queries": ["ok", " "]}).status_code == 422
-    response = client.post("/search", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post("/search", content=b"{not json",
+                           headers={"content-type": "application/json"})
     assert response.status_code == 422
 
 

@@ -1,0 +1,188 @@
+"""Highlights: offsets that point at the exact text, and the choice of sentence."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SEARCH_DOCS
+
+from search.highlight import best_sentences, query_terms, stem
+from search.hits import Highlight, Mode
+from search.searcher import Searcher
+
+QUERIES = [
+    ("zorblax cellulose", Mode.LEXICAL),
+    ("zorblax cellulose", Mode.HYBRID),
+    ("fix a punctured bike wheel", Mode.DENSE),
+    ("fix a punctured bike wheel", Mode.HYBRID),
+    ("who spread printing across Europe", Mode.HYBRID),
+    ("明朝重修长城", Mode.LEXICAL),
+    ("高铁的速度", Mode.HYBRID),
+    ("mars rover life", Mode.DENSE),  # an HTML file: its text is not the file's bytes
+]
+
+
+def _document_text(searcher: Searcher, doc_id: int) -> dict[int, str]:
+    """The document's text as {offset: character}, put together from its chunks."""
+    view = searcher.document(doc_id)
+    assert view is not None
+    characters: dict[int, str] = {}
+    for chunk in view.chunks:
+        assert chunk.end - chunk.start == len(chunk.text)
+        for offset, character in enumerate(chunk.text, chunk.start):
+            # Overlapping chunks agree on the text they share.
+            assert characters.setdefault(offset, character) == character
+    return characters
+
+
+@pytest.mark.parametrize("query, mode", QUERIES)
+def test_highlight_offsets_point_at_the_text(search_searcher: Searcher, query: str,
+                                             mode: Mode) -> None:
+    hits = search_searcher.search(query, k=3, mode=mode).results
+    assert hits
+    for hit in hits:
+        assert hit.highlights
+        document = _document_text(search_searcher, hit.doc_id)
+        for highlight in hit.highlights:
+            assert hit.start <= highlight.start < highlight.end <= hit.end
+            assert highlight.text == hit.text[highlight.start - hit.start:
+                                              highlight.end - hit.start]
+            assert highlight.text == "".join(
+                document[i] for i in range(highlight.start, highlight.end))
+            assert highlight.text == highlight.text.strip()
+            if not hit.path.endswith(".html"):  # plain formats keep the file's text as is
+                assert highlight.text == SEARCH_DOCS[hit.path][highlight.start:highlight.end]
+
+
+@pytest.mark.parametrize("query, mode, path, sentence", [
+    ("zorblax cellulose", Mode.LEXICAL, "biology/zorblax.txt",
+     "Zorblax breaks down cellulose at very low temperatures."),
+    ("glue a patch on the hole", Mode.HYBRID, "cycling/flat_tyre.md",
+     "Glue a rubber patch over the hole, let it dry, then refit the tube and inflate the "
+     "tyre."),
+    ("明朝重修", Mode.LEXICAL, "zh/great_wall.txt",
+     "明朝时长城被大规模重修，今天看到的大部分长城都是明长城。"),
+])
+def test_highlight_is_the_sentence_holding_the_query_words(
+        search_searcher: Searcher, query: str, mode: Mode, path: str, sentence: str) -> None:
+    hit = search_searcher.search(query, k=1, mode=mode).results[0]
+    assert hit.path == path
+    assert [h.text for h in hit.highlights] == [sentence]
+    start = SEARCH_DOCS[path].index(sentence)
+    assert (hit.highlights[0].start, hit.highlights[0].end) == (start, start + len(sentence))
+
+
+def test_highlight_without_shared_words_falls_back_to_meaning(
+        search_searcher: Searcher) -> None:
+    # No word of the query is in the document; the semantic fallback picks the sentence.
+    hit = search_searcher.search("mending a puncture", k=1, mode="dense").results[0]
+    assert hit.path == "cycling/flat_tyre.md"
+    assert len(hit.highlights) == 1
+    assert hit.highlights[0].text in hit.text
+
+
+# --- best_sentences ----------------------------------------------------------------------
+
+ENGLISH = "Cats sleep a lot. Dogs bark at night! Birds sing in the morning?"
+
+
+def test_best_sentence_has_most_query_terms() -> None:
+    highlights = best_sentences(ENGLISH, 100, query_terms("why do dogs bark"))
+    assert highlights == [Highlight(text="Dogs bark at night!", start=118, end=137)]
+    assert ENGLISH[18:37] == "Dogs bark at night!"
+
+
+def test_more_distinct_terms_win_over_the_first_match() -> None:
+    text = "The morning is cold. Birds sing in the morning sun."
+    highlights = best_sentences(text, 0, query_terms("birds singing in the morning"))
+    assert [h.text for h in highlights] == ["Birds sing in the morning sun."]
+    assert highlights[0].start == text.index("Birds")
+
+
+def test_ties_go_to_the_first_sentence() -> None:
+    text = "Tea is green. Tea is black."
+    assert [h.text for h in best_sentences(text, 0, {"tea"})] == ["Tea is green."]
+
+
+def test_stemming_meets_other_forms() -> None:
+    text = "The water boils. She brewed the leaves for three minutes."
+    highlights = best_sentences(text, 5, query_terms("brewing"))
+    assert [h.text for h in highlights] == ["She brewed the leaves for three minutes."]
+    assert highlights[0].start == 5 + text.index("She")
+
+
+def test_no_shared_term_and_no_scorer_gives_the_first_sentence() -> None:
+    assert best_sentences(ENGLISH, 0, {"giraffe"}) == [
+        Highlight(text="Cats sleep a lot.", start=0, end=17)]
+    assert best_sentences(ENGLISH, 0, set()) == [
+        Highlight(text="Cats sleep a lot.", start=0, end=17)]
+
+
+def test_no_shared_term_asks_the_scorer() -> None:
+    seen: list[list[str]] = []
+
+    def scores(sentences: list[str]) -> np.ndarray:
+        seen.append(sentences)
+        return np.array([0.1, 0.2, 0.9], dtype=np.float32)
+
+    highlights = best_sentences(ENGLISH, 10, {"giraffe"}, scores)
+    assert seen == [["Cats sleep a lot.", "Dogs bark at night!", "Birds sing in the morning?"]]
+    assert highlights == [Highlight(text="Birds sing in the morning?", start=10 + 38,
+                                    end=10 + 64)]
+
+
+def test_scorer_is_not_asked_when_a_term_matches_or_one_sentence() -> None:
+    def fail(sentences: list[str]) -> np.ndarray:
+        raise AssertionError("the scorer must not be called")
+
+    assert best_sentences(ENGLISH, 0, {"bird"}, fail)[0].text == "Birds sing in the morning?"
+    assert best_sentences("Just one sentence here.", 0, {"giraffe"}, fail) == [
+        Highlight(text="Just one sentence here.", start=0, end=23)]
+
+
+def test_whitespace_is_trimmed_and_empty_text_has_no_highlight() -> None:
+    text = "  \n First line here.\n\n  Second line, with cheese.  \n"
+    highlights = best_sentences(text, 0, query_terms("cheese"))
+    assert [h.text for h in highlights] == ["Second line, with cheese."]
+    assert text[highlights[0].start:highlights[0].end] == "Second line, with cheese."
+    assert best_sentences("", 0, {"x"}) == []
+    assert best_sentences(" \n\t ", 7, {"x"}) == []
+
+
+def test_chinese_sentence_by_segmented_terms() -> None:
+    text = "长城是中国古代的军事防御工程。明朝时长城被大规模重修。高铁很快。"
+    highlights = best_sentences(text, 10, query_terms("明朝重修"))
+    assert highlights == [Highlight(text="明朝时长城被大规模重修。", start=25, end=37)]
+    assert text[15:27] == "明朝时长城被大规模重修。"
+    assert best_sentences(text, 0, query_terms("高铁"))[0].text == "高铁很快。"
+
+
+def test_mixed_chinese_and_english() -> None:
+    text = "Green tea is mild. 绿茶的冲泡方法很简单。Coffee is strong."
+    assert best_sentences(text, 0, query_terms("怎么泡绿茶"))[0].text == "绿茶的冲泡方法很简单。"
+
+
+def test_query_terms() -> None:
+    assert query_terms("What is the brewing of Teas?") == {"brew", "tea"}
+    assert query_terms("the of and") == set()
+    assert query_terms("") == set()
+    assert query_terms("怎么泡绿茶") >= {"绿茶"}
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("brewing", "brew"), ("brewed", "brew"), ("boxes", "box"), ("cats", "cat"),
+    ("sing", "sing"), ("bus", "bus"), ("is", "is"), ("绿茶", "绿茶"),
+])
+def test_stem(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
+def test_highlight_reconstruction_helper_sees_whole_documents(search_searcher: Searcher,
+                                                               search_index: tuple[Path, Path]
+                                                               ) -> None:
+    """The chunks of a plain-text file cover its text, whitespace aside."""
+    hit = search_searcher.search("printing press", k=1, mode="lexical").results[0]
+    characters = _document_text(search_searcher, hit.doc_id)
+    original = SEARCH_DOCS[hit.path]
+    assert all(original[i] == c for i, c in characters.items())
+    assert {i for i, c in enumerate(original) if not c.isspace()} <= set(characters)
