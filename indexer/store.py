@@ -373,16 +373,6 @@ class Store:
         ).fetchall()
         return [(int(row[0]), float(row[1])) for row in rows]
 
-    def bm25_scores(self, expression: str, chunk_ids: list[int],
-                    weights: tuple[float, float]) -> dict[int, float]:
-        """BM25 of the given chunks for `expression` (chunks matching nothing left out)."""
-        rows = self.connection.execute(
-            f"SELECT rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
-            [expression, json.dumps(chunk_ids)],
-        ).fetchall()
-        return {int(row[0]): float(row[1]) for row in rows}
-
     def counts(self) -> dict[str, int]:
         """Documents indexed, files skipped, chunks held."""
         status = dict(self.connection.execute(

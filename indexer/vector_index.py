@@ -39,6 +39,11 @@ class VectorIndex:
         """Every chunk id held, in storage order."""
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The stored vectors of `ids` (each must be held)."""
+        return np.asarray(self._index.reconstruct_batch(np.ascontiguousarray(ids, np.int64)),
+                          dtype=np.float32)
+
     def add(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
         if len(ids):
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),

@@ -26,11 +26,3 @@ def lexical_search(
     if expression is None:
         return []
     return store.bm25_search(expression, limit, document_filter, COLUMN_WEIGHTS)
-
-
-def lexical_scores(store: Store, query: str, chunk_ids: list[int]) -> dict[int, float]:
-    """BM25 scores of the given chunks (those matching no query word are left out)."""
-    expression = match_expression(query)
-    if expression is None or not chunk_ids:
-        return {}
-    return store.bm25_scores(expression, chunk_ids, COLUMN_WEIGHTS)

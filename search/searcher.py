@@ -19,12 +19,14 @@ from search.errors import InvalidQueryError
 from search.fuse import convex_fusion
 from search.highlight import highlight_chunks
 from search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
-from search.lexical import lexical_scores, lexical_search
+from search.lexical import lexical_search
 from search.rerank import Reranker
 
 # Candidates each leg contributes before fusion, reranking and the cut to k.
 CANDIDATES_PER_LEG = 100
 RERANK_CANDIDATES = 30
+# In hybrid mode, BM25 scores are read this deep so that dense-only candidates get theirs.
+LEXICAL_SCORE_DEPTH = 2000
 
 
 class Searcher:
@@ -179,8 +181,11 @@ class Searcher:
                 dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True)
                          if i >= 0}
             clock.lap("dense")
+            lexical_ranked: list[tuple[int, float]] = []
             if mode != Mode.DENSE:
-                lexical = dict(lexical_search(store, query, pool, filters))
+                depth = LEXICAL_SCORE_DEPTH if mode == Mode.HYBRID else pool
+                lexical_ranked = lexical_search(store, query, max(depth, pool), filters)
+                lexical = dict(lexical_ranked[:pool])
             clock.lap("lexical")
             candidates = list(dict.fromkeys([*dense, *lexical]))
             rows = store.chunks(candidates)
@@ -189,9 +194,8 @@ class Searcher:
                     f"chunk ids {sorted(set(candidates) - set(rows))[:5]} are in the vector "
                     f"index but not in SQLite; rebuild with `semsearch index PATH --rebuild`")
             if mode == Mode.HYBRID:
-                dense = self._complete_dense(store, vector, candidates, dense)
-                lexical.update(lexical_scores(store, query,
-                                              [c for c in candidates if c not in lexical]))
+                dense = _complete_dense(vectors, vector, candidates, dense)
+                lexical = _complete_lexical(lexical_ranked, candidates)
             hits = _rank(candidates, rows, mode, dense, lexical)
             clock.lap("fuse")
         if min_score is not None and not rerank:
@@ -205,16 +209,6 @@ class Searcher:
                 hits = [h for h in hits if h.score >= min_score]
             clock.lap("rerank")
         return hits[:k]
-
-    def _complete_dense(self, store: Store, vector: NDArray[np.float32], candidates: list[int],
-                        dense: dict[int, float]) -> dict[int, float]:
-        """Cosine for every candidate, also those only the lexical leg found."""
-        missing = [c for c in candidates if c not in dense]
-        completed = dict(dense)
-        for ids, embeddings in store.embeddings(missing, self.dimension):
-            for chunk_id, score in zip(ids.tolist(), (embeddings @ vector).tolist(), strict=True):
-                completed[chunk_id] = score
-        return completed
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         scores = self.reranker.score(query, [hit.text for hit in hits])
@@ -295,6 +289,28 @@ def _rank(candidates: list[int], rows: dict[int, ChunkRow], mode: Mode,
                         headings=list(row.headings), score=final[chunk_id], score_kind=kind,
                         scores=scores))
     return hits
+
+
+def _complete_dense(vectors: VectorIndex, query: NDArray[np.float32], candidates: list[int],
+                    dense: dict[int, float]) -> dict[int, float]:
+    """Cosine for every candidate, also those only the lexical leg found."""
+    missing = [c for c in candidates if c not in dense]
+    completed = dict(dense)
+    if missing:
+        scores = vectors.vectors(np.array(missing, dtype=np.int64)) @ query
+        completed.update(zip(missing, scores.tolist(), strict=True))
+    return completed
+
+
+def _complete_lexical(ranked: list[tuple[int, float]], candidates: list[int]) -> dict[int, float]:
+    """BM25 for every candidate from the deep lexical ranking.
+
+    A candidate absent from it matches no query word (BM25 0) when the ranking holds
+    every match; otherwise it ranks below the ranking's end and gets its lowest score.
+    """
+    scores = dict(ranked)
+    floor = 0.0 if len(ranked) < LEXICAL_SCORE_DEPTH else min(scores.values())
+    return {c: scores.get(c, floor) for c in candidates}
 
 
 def _gate_score(hit: Hit) -> float:

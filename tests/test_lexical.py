@@ -8,7 +8,7 @@ import pytest
 
 from indexer.store import Store
 from search.hits import Filters, Mode
-from search.lexical import lexical_scores, lexical_search, match_expression
+from search.lexical import lexical_search, match_expression
 from search.searcher import Searcher
 
 HOSTILE = [
@@ -109,16 +109,3 @@ def test_lexical_search_applies_the_filter(store: Store) -> None:
     assert lexical_search(store, "zorblax", 10, Filters(path_prefix="cooking/")) == []
     found = lexical_search(store, "zorblax", 10, Filters(file_types=("txt",)))
     assert [store.chunks([i])[i].path for i, _ in found] == ["biology/zorblax.txt"]
-
-
-def test_lexical_scores_agree_with_lexical_search(store: Store) -> None:
-    ranked = dict(lexical_search(store, "sourdough bread flour", 50, Filters()))
-    every_id = store.chunk_ids().tolist()
-    scores = lexical_scores(store, "sourdough bread flour", every_id)
-    assert scores.keys() == ranked.keys()
-    for chunk_id, score in scores.items():
-        assert score == pytest.approx(ranked[chunk_id])
-    some = every_id[:3]
-    assert lexical_scores(store, "sourdough bread flour", some).keys() <= set(some)
-    assert lexical_scores(store, "sourdough", []) == {}
-    assert lexical_scores(store, "?!", every_id) == {}
