@@ -2,7 +2,8 @@
 
 import re
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import PreformattedString
 
 _INVISIBLE = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
 _BLOCK = {
@@ -56,7 +57,7 @@ def extract_html(markup: str) -> tuple[str, str, list[tuple[int, int, str]]]:
         node = stack.pop()
         if node is _BREAK:
             builder.add_break()
-        elif isinstance(node, Comment):
+        elif isinstance(node, PreformattedString):  # comments, doctype, CDATA, <?...?>
             continue
         elif isinstance(node, NavigableString):
             builder.add_text(str(node))
