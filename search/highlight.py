@@ -51,8 +51,9 @@ def best_sentences(
     return [Highlight(text=text[start:end], start=offset + start, end=offset + end)]
 
 
-# Hits past this many that share no word with the query get their first sentence.
-SEMANTIC_HIGHLIGHTS = 10
+# Hits past this many that share no word with the query get their first sentence: the
+# semantic fallback costs an encoder batch of their sentences on every search.
+SEMANTIC_HIGHLIGHTS = 3
 
 
 def highlight_chunks(

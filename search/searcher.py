@@ -56,7 +56,10 @@ class Searcher:
             raise IndexMismatchError(
                 f"The index at {index_dir} was built with {self.model_name!r}, "
                 f"not {encoder.model_name!r}; search it with its own model.")
-        self.encoder = encoder or load_encoder(self.model_name, device)
+        if encoder is None:
+            encoder = load_encoder(self.model_name, device)
+            encoder.encode(["warm up"])  # the first call pays for lazy set-up; not a user
+        self.encoder = encoder
         self.rerank_model = rerank_model
         self._reranker: Reranker | None = None
         self._generation = -1
