@@ -6,14 +6,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexer.chunk import split_sentences
-from indexer.lexical_text import words
+from indexer.lexical_text import STOP_WORDS, words
 from search.hits import Highlight
-
-_STOP_WORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "how", "in",
-    "is", "it", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when", "where",
-    "which", "who", "why", "will", "with",
-})
 
 
 def stem(word: str) -> str:
@@ -25,7 +19,7 @@ def stem(word: str) -> str:
 
 
 def query_terms(query: str) -> set[str]:
-    return {stem(w) for w in words(query) if w not in _STOP_WORDS}
+    return {stem(w) for w in words(query) if w not in STOP_WORDS}
 
 
 def best_sentences(

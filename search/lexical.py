@@ -1,6 +1,6 @@
 """BM25 over the chunks' FTS5 table, kept in the same SQLite file as the vectors."""
 
-from indexer.lexical_text import words
+from indexer.lexical_text import STOP_WORDS, words
 from indexer.store import DocumentFilter, Store
 
 # Weights of the FTS columns (title with headings, body) in SQLite's bm25().
@@ -10,9 +10,12 @@ COLUMN_WEIGHTS = (1.0, 1.0)
 def match_expression(query: str) -> str | None:
     """An FTS5 query that ORs the query's words (Chinese segmented), or None if it has none.
 
+    Stop words are dropped unless the query holds nothing else.
     Each word is quoted, so FTS5 syntax in user input is taken literally.
     """
     terms = list(dict.fromkeys(words(query)))
+    content = [term for term in terms if term not in STOP_WORDS]
+    terms = content or terms  # a query of stop words alone still searches for them
     if not terms:
         return None
     return " OR ".join(f'"{term}"' for term in terms)

@@ -34,8 +34,12 @@ def store(search_index: tuple[Path, Path]) -> Iterator[Store]:
 def test_match_expression_quotes_and_ors_the_words() -> None:
     assert match_expression("zorblax enzyme") == '"zorblax" OR "enzyme"'
     assert match_expression("Zorblax ZORBLAX zorblax") == '"zorblax"'
-    assert match_expression('NEAR(zorblax AND "enzyme")') == \
-        '"near" OR "zorblax" OR "and" OR "enzyme"'
+    assert match_expression('NEAR(zorblax AND "enzyme")') == '"near" OR "zorblax" OR "enzyme"'
+
+
+def test_match_expression_drops_stop_words_unless_nothing_else_is_left() -> None:
+    assert match_expression("what is the zorblax of an enzyme") == '"zorblax" OR "enzyme"'
+    assert match_expression("to be or not to be") == '"to" OR "be" OR "or" OR "not"'
 
 
 def test_match_expression_of_no_words_is_none() -> None:
