@@ -61,7 +61,7 @@ def _write_beir(folder: Path) -> None:
     corpus = [
         {"_id": "d1", "title": "Sourdough",
          "text": "A sourdough starter ferments flour and water."},
-        {"_id": "d2", "title": "Bicycles", "text": "Patch the inner tube to fix a flat tyre."},
+        {"_id": "d2", "title": "Bicycles", "text": "Bike puncture repair: patch the inner tube."},
         {"_id": "d3", "title": "Mars", "text": "Perseverance landed in Jezero crater in 2021."},
         {"_id": "q/odd id", "title": "Tea", "text": "Green tea is brewed at 80 degrees."},
     ]
@@ -80,7 +80,7 @@ def test_load_beir_keeps_judged_queries(tmp_path: Path) -> None:
     _write_beir(tmp_path / "beir")
     dataset = load_beir(tmp_path / "beir")
     assert set(dataset.queries) == {"1", "2"}
-    assert dataset.corpus["d2"] == ("Bicycles", "Patch the inner tube to fix a flat tyre.")
+    assert dataset.corpus["d2"] == ("Bicycles", "Bike puncture repair: patch the inner tube.")
     with pytest.raises(DatasetError, match="not a BEIR folder"):
         load_beir(tmp_path)
 
