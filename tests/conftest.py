@@ -1,5 +1,6 @@
 """Shared fixtures: the real bundled model, loaded once per session."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,18 @@ from indexer.settings import DEFAULT_MODEL
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    """The bundled all-MiniLM-L6-v2 on the CPU, shared by every test."""
+    """The bundled all-MiniLM-L6-v2 on the CPU (torch backend), shared by every test."""
     return load_encoder(DEFAULT_MODEL, "cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where this session's ONNX exports go (new CLI indexes use ONNX on the CPU): out of
+    the user's ~/.cache, and inherited by the servers tests start."""
+    path = tmp_path_factory.mktemp("semsearch-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEMSEARCH_CACHE_DIR", str(path))
+        yield path
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def test_search_does_not_load_api() -> None:
 def test_importing_indexer_and_search_loads_no_model_library() -> None:
     """torch and sentence-transformers load on first use, so `import` stays cheap."""
     loaded = _loaded_after_importing(_modules("indexer") + _modules("search"))
-    assert not {"torch", "sentence_transformers", "transformers"} & loaded
+    assert not {"torch", "sentence_transformers", "transformers", "onnxruntime"} & loaded
 
 
 def test_api_imports_cleanly() -> None:
@@ -106,6 +106,7 @@ def test_api_sources_use_no_storage_or_model_library_directly() -> None:
     ("sqlite3", {"indexer/store.py"}),
     ("sqlite_utils", {"indexer/store.py"}),
     ("sentence_transformers", {"indexer/encoder.py", "search/rerank.py"}),
+    ("onnxruntime", {"indexer/onnx_encoder.py"}),
 ])
 def test_each_library_has_one_home(library: str, owners: set[str]) -> None:
     users = {path for package in ("indexer", "search", "api")

@@ -15,7 +15,7 @@ from conftest import (
     search_write_docs,
 )
 
-from indexer.encoder import Encoder
+from indexer.encoder import Encoder, TorchEncoder
 from indexer.errors import IndexMismatchError, IndexNotFoundError
 from indexer.settings import DEFAULT_MODEL
 from indexer.store import Store
@@ -368,7 +368,7 @@ def test_missing_index_raises(tmp_path: Path, encoder: Encoder) -> None:
 
 def test_encoder_of_another_model_raises(search_index: tuple[Path, Path],
                                          encoder: Encoder) -> None:
-    other = Encoder(model_name="other", device="cpu", model=encoder.model)
+    other = TorchEncoder(model_name="other", device="cpu", model=encoder.model)
     with pytest.raises(IndexMismatchError):
         Searcher(search_index[1], encoder=other)
 
@@ -401,3 +401,21 @@ def test_search_sees_a_later_sync(tmp_path: Path, encoder: Encoder) -> None:
                                                                     mode=mode))
     finally:
         searcher.close()
+
+
+def test_each_search_thread_runs_faiss_on_one_thread(search_searcher: Searcher) -> None:
+    import threading
+
+    import faiss
+
+    seen: list[int] = []
+
+    def request() -> None:  # as a server's worker thread
+        faiss.omp_set_num_threads(2)
+        search_searcher.search("zorblax enzyme", k=1, mode="dense")
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=request)
+    worker.start()
+    worker.join()
+    assert seen == [1]

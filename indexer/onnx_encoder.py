@@ -1,0 +1,376 @@
+"""The ONNX Runtime encoder: a sentence-transformers model's transformer, exported once.
+
+The export (torch and sentence-transformers, seconds) happens the first time a model is
+asked for with an ONNX backend; it lands in `cache_dir/onnx/<key>`, where the key hashes
+the model's resolved location, its files' sizes and mtimes, the backend and the export
+format. Later loads read the cached file and run it with onnxruntime. The export is
+written to a temporary folder and renamed into place, so two processes racing to export
+the same model both end up reading one complete copy.
+
+Pooling (mean or CLS, read from the model's Pooling module), L2 normalisation and the
+model's max_seq_length truncation are done here exactly as sentence-transformers does
+them, so the vectors match the torch backend's (cosine >= 0.9999 in fp32).
+onnxruntime is imported only in this module.
+"""
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from indexer.encoder import ModelLoadError, load_sentence_transformer
+
+log = logging.getLogger(__name__)
+
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+# Bump when the exported graph or the manifest changes: older cache entries are ignored.
+EXPORT_VERSION = 1
+MANIFEST_NAME = "semsearch-onnx.json"
+MODEL_FILE = "model.onnx"
+TOKENIZER_DIR = "tokenizer"
+_POOLING_MODES = ("mean", "cls")
+_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """What the encoder needs to know about an exported model, besides the graph."""
+
+    source: str
+    backend: str
+    pooling: str
+    max_seq_length: int
+    dimension: int
+    lowercase: bool
+    inputs: tuple[str, ...]
+    version: int = EXPORT_VERSION
+
+
+class OnnxEncoder:
+    """An exported model run by onnxruntime; the same interface as the torch encoder.
+
+    Attributes:
+        model_name: the name the index records (the user's name, not the resolved path).
+        device: "cpu", or "cuda[:N]" through onnxruntime's CUDA provider.
+        backend: "onnx" (fp32) or "onnx-int8" (dynamically quantised weights).
+        tokenizer: the model's Hugging Face fast tokenizer (the chunker uses its offsets).
+        export_dir: the cache folder the model was read from.
+    """
+
+    def __init__(self, model_name: str, device: str, backend: str, export_dir: Path,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        from transformers import AutoTokenizer
+
+        self.model_name, self.device, self.backend = model_name, device, backend
+        self.export_dir = export_dir
+        manifest = read_manifest(export_dir)
+        if manifest is None:
+            raise ModelLoadError(f"No exported model in {export_dir}; delete it to re-export.")
+        self.manifest = manifest
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(export_dir / TOKENIZER_DIR)
+        # A private copy that truncates like sentence-transformers and is never changed
+        # again, so encoding from several threads is safe.
+        self._encoder_tokenizer = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
+        self._encoder_tokenizer.no_padding()
+        self._encoder_tokenizer.enable_truncation(max_length=self.manifest.max_seq_length)
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or _usable_cpus()
+        self.session = ort.InferenceSession(str(export_dir / MODEL_FILE), options,
+                                            providers=_providers(ort, device))
+
+    @property
+    def dimension(self) -> int:
+        return self.manifest.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Most content tokens one text may hold: the model's limit less [CLS] and [SEP]."""
+        return self.manifest.max_seq_length - 2
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
+        """Embed `texts` as L2-normalised float32 rows (inner product is then cosine).
+
+        Texts are tokenized at once, sorted by length into batches (little padding) and
+        the rows put back in the order given.
+        """
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return vectors
+        if self.manifest.lowercase:
+            texts = [text.lower() for text in texts]
+        encodings = self._encoder_tokenizer.encode_batch(texts)
+        order = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            feed = self._feed([encodings[row] for row in rows])
+            hidden = self.session.run(None, feed)[0]
+            vectors[rows] = _pool(hidden, feed["attention_mask"], self.manifest.pooling)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _feed(self, encodings: list[Any]) -> dict[str, NDArray[np.int64]]:
+        """Right-padded int64 arrays of one batch, for the inputs the graph takes."""
+        width = max(len(encoding.ids) for encoding in encodings)
+        arrays = {
+            "input_ids": np.full((len(encodings), width), self._pad_id, dtype=np.int64),
+            "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
+            "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64),
+        }
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            arrays["input_ids"][row, :length] = encoding.ids
+            arrays["attention_mask"][row, :length] = encoding.attention_mask
+            arrays["token_type_ids"][row, :length] = encoding.type_ids
+        return {name: arrays[name] for name in self.manifest.inputs}
+
+
+def _pool(hidden: NDArray[np.float32], mask: NDArray[np.int64], mode: str) -> NDArray[np.float32]:
+    """sentence-transformers' Pooling of right-padded token vectors: mean or CLS."""
+    if mode == "cls":
+        return hidden[:, 0]
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    return summed / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def _providers(ort: Any, device: str) -> list[Any]:
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelLoadError(
+                "The ONNX backend on CUDA needs onnxruntime-gpu (this onnxruntime has no "
+                "CUDA provider): install it, or use --backend torch.")
+        _, _, index = device.partition(":")
+        return [("CUDAExecutionProvider", {"device_id": int(index or 0)}),
+                "CPUExecutionProvider"]
+    raise ModelLoadError(
+        f"The ONNX backends run on cpu or cuda, not {device!r}; use --backend torch there.")
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a container's limit, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+# --- the cache ------------------------------------------------------------------------
+
+def export_key(name: str, location: str, backend: str) -> str:
+    """The cache folder name of `location` exported for `backend`.
+
+    A local model folder is fingerprinted by its files' paths, sizes and mtimes (not
+    their bytes: hashing a large model on every load would cost seconds); a hub name by
+    its snapshot in the Hugging Face cache when there is one, else by the name alone.
+    """
+    folder = _local_folder(location)
+    files: list[tuple[str, int, int]] = []
+    if folder is not None:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and ".git" not in path.relative_to(folder).parts:
+                stat = path.stat()
+                files.append((str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns))
+    identity = json.dumps([EXPORT_VERSION, backend, str(folder or location), files])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name)
+    return f"{readable}-{backend}-{digest}"
+
+
+def _local_folder(location: str) -> Path | None:
+    if Path(location).is_dir():
+        return Path(location).resolve()
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(location, local_files_only=True))
+    except (OSError, ValueError):  # not cached, or not a hub name
+        return None
+
+
+def read_manifest(export_dir: Path) -> ExportManifest | None:
+    """The manifest of a complete export in `export_dir`, or None when there is none."""
+    try:
+        values = json.loads((export_dir / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if values.get("version") != EXPORT_VERSION:
+        return None
+    return ExportManifest(**{**values, "inputs": tuple(values["inputs"])})
+
+
+def ensure_export(name: str, location: str, backend: str, cache_dir: Path) -> Path:
+    """The cache folder holding `location` (the model `name`) exported for `backend`.
+
+    The model is exported when the cache has no complete copy of it.
+
+    onnx-int8 is quantised from the onnx (fp32) export, which is made first if missing.
+
+    Raises:
+        ModelLoadError: the model cannot be loaded or has a part the ONNX backend cannot
+            run (a pooling other than mean or CLS, a Dense layer, ...).
+    """
+    if backend not in ONNX_BACKENDS:
+        raise ValueError(f"not an ONNX backend: {backend!r}")
+    root = cache_dir / "onnx"
+    target = root / export_key(name, location, backend)
+    if read_manifest(target) is not None:
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
+    try:
+        if backend == "onnx":
+            manifest = _export_fp32(location, staging)
+        else:
+            manifest = _quantize(ensure_export(name, location, "onnx", cache_dir), staging)
+        (staging / MANIFEST_NAME).write_text(json.dumps(asdict(manifest), indent=1))
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Rename the finished export into place; a racing process's copy, if first, stays."""
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if read_manifest(target) is None:
+            raise
+        log.info("another process exported %s first; using its copy", target)
+    else:
+        log.info("exported the model to %s", target)
+
+
+# --- the export -----------------------------------------------------------------------
+
+def _export_fp32(location: str, staging: Path) -> ExportManifest:
+    """Export the transformer of the sentence-transformers model at `location`."""
+    import torch
+
+    model = load_sentence_transformer(location, location, "cpu")
+    transformer, pooling = _check_modules(location, model)
+    tokenizer = transformer.tokenizer
+    if tokenizer is None or not tokenizer.is_fast:
+        raise ModelLoadError(
+            f"Model {location!r} has no fast tokenizer, which the ONNX backend needs; "
+            "use --backend torch.")
+    if not model.max_seq_length:
+        raise ModelLoadError(f"Model {location!r} states no max_seq_length to truncate at.")
+    network = transformer.auto_model.eval()
+    if hasattr(network, "set_attn_implementation"):
+        network.set_attn_implementation("eager")  # plain ops that onnxruntime fuses
+    inputs = tuple(name for name in _MODEL_INPUTS if name in tokenizer.model_input_names)
+    # Two texts of different lengths: the traced graph must take a padded batch.
+    example = tokenizer(["a", "a longer example text"], padding=True, return_tensors="pt")
+    axes = {name: {0: "batch", 1: "sequence"} for name in (*inputs, "last_hidden_state")}
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter warns about itself and about shapes it traces as
+        # constants (here, always equal ones); neither is the user's concern.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_last_hidden_state(network, inputs),
+                          tuple(example[name] for name in inputs), str(staging / MODEL_FILE),
+                          **_torchscript_exporter(torch), input_names=list(inputs),
+                          output_names=["last_hidden_state"], dynamic_axes=axes,
+                          opset_version=17)
+    tokenizer.save_pretrained(staging / TOKENIZER_DIR)
+    dimension = getattr(model, "get_embedding_dimension", None) or \
+        model.get_sentence_embedding_dimension
+    return ExportManifest(
+        source=location, backend="onnx", pooling=_pooling_mode(location, pooling),
+        max_seq_length=int(model.max_seq_length), dimension=int(dimension() or 0),
+        lowercase=bool(getattr(transformer, "do_lower_case", False)), inputs=inputs)
+
+
+def _torchscript_exporter(torch: Any) -> dict[str, Any]:
+    """The TorchScript-based exporter: torch >= 2.9 defaults to the dynamo one, which
+    needs onnxscript; before 2.5 there is no choice to make."""
+    parameters = inspect.signature(torch.onnx.export).parameters
+    return {"dynamo": False} if "dynamo" in parameters else {}
+
+
+def _check_modules(location: str, model: Any) -> tuple[Any, Any]:
+    """The Transformer and Pooling modules; refuse any other layer we would not run."""
+    names = [type(module).__name__ for module in model]
+    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        raise ModelLoadError(
+            f"Model {location!r} is made of {' -> '.join(names)}; the ONNX backend runs "
+            "only Transformer -> Pooling [-> Normalize]. Use --backend torch.")
+    return model[0], model[1]
+
+
+def _pooling_mode(location: str, pooling: Any) -> str:
+    mode = getattr(pooling, "pooling_mode", None)
+    if mode is None:  # sentence-transformers 5
+        mode = pooling.get_pooling_mode_str()
+    if isinstance(mode, (list, tuple)):
+        mode = "+".join(mode) if len(mode) != 1 else mode[0]
+    if mode not in _POOLING_MODES:
+        raise ModelLoadError(
+            f"Model {location!r} pools with {mode!r}; the ONNX backend does mean or CLS "
+            "pooling only. Use --backend torch.")
+    return str(mode)
+
+
+def _quantize(fp32_dir: Path, staging: Path) -> ExportManifest:
+    """Dynamic int8 quantisation of the fp32 export (weights per channel, for accuracy)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Its advice to pre-process first made no difference to the vectors here.
+    advice = _DropMessage("pre-processing before quantization")
+    logging.getLogger().addFilter(advice)
+    try:
+        quantize_dynamic(fp32_dir / MODEL_FILE, staging / MODEL_FILE,
+                         weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.getLogger().removeFilter(advice)
+    shutil.copytree(fp32_dir / TOKENIZER_DIR, staging / TOKENIZER_DIR)
+    manifest = read_manifest(fp32_dir)
+    assert manifest is not None  # ensure_export just made or found it
+    return ExportManifest(**{**asdict(manifest), "backend": "onnx-int8"})
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.fragment not in record.getMessage()
+
+
+def _last_hidden_state(network: Any, inputs: tuple[str, ...]) -> Any:
+    """`network` taking positional tensors and returning one, as the tracer wants it."""
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.network(**dict(zip(inputs, tensors, strict=True))).last_hidden_state
+
+    return LastHiddenState()
+
+
+def load_onnx_encoder(model_name: str, location: str, device: str, backend: str,
+                      cache_dir: Path, threads: int | None = None) -> OnnxEncoder:
+    """Export `location` for `backend` unless cached, then load it on `device`."""
+    export_dir = ensure_export(model_name, location, backend, cache_dir)
+    encoder = OnnxEncoder(model_name, device, backend, export_dir, threads)
+    log.info("loaded model %s (%s) on %s from %s", model_name, backend, device, export_dir)
+    return encoder

@@ -1,0 +1,312 @@
+"""The ONNX Runtime backends against the torch one: same vectors, one cache, never mixed.
+
+The bundled model is exported once per session into the session's temporary cache
+(conftest's `onnx_cache_dir`; seconds) and quantised once for the int8 tests.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SEARCH_DOCS, search_write_docs
+from typer.testing import CliRunner
+
+from indexer.chunk import chunk_document
+from indexer.documents import ParsedDocument
+from indexer.encoder import Encoder, ModelLoadError, load_encoder, resolve_model_path
+from indexer.errors import IndexMismatchError
+from indexer.index_dir import sync_backend
+from indexer.onnx_encoder import MANIFEST_NAME, MODEL_FILE, OnnxEncoder, _publish, export_key
+from indexer.settings import DEFAULT_MODEL
+from indexer.store import Store
+from indexer.sync import SyncOptions, sync_folder
+from search.searcher import Searcher
+
+LONG_TEXT = " ".join(f"Sentence {i} talks about enzymes, sponges and cold sea water."
+                     for i in range(80))
+TEXTS = [
+    "How do I repair a flat bicycle tyre?",
+    "绿茶的冲泡方法。水温应该在八十度左右，先用热水温杯，再放入茶叶。",
+    LONG_TEXT,  # far past the model's 256 tokens: truncated
+    "ok",
+    "The zorblax enzyme breaks down cellulose at very low temperatures.",
+    "长城是中国古代的军事防御工程。",
+]
+DOCS = {path: SEARCH_DOCS[path] for path in
+        ("biology/zorblax.txt", "cycling/flat_tyre.md", "zh/green_tea.txt")}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(onnx_cache_dir: Path) -> Path:
+    """The session's cache (conftest): an export made by another test module is reused."""
+    return onnx_cache_dir
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(cache_dir: Path) -> OnnxEncoder:
+    encoder = load_encoder(DEFAULT_MODEL, "cpu", "onnx", cache_dir)
+    assert isinstance(encoder, OnnxEncoder)
+    return encoder
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(cache_dir: Path, onnx_encoder: Encoder) -> Encoder:
+    return load_encoder(DEFAULT_MODEL, "cpu", "onnx-int8", cache_dir)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+# --- vectors ----------------------------------------------------------------------------
+
+def test_fp32_vectors_equal_torch(onnx_encoder: Encoder, encoder: Encoder) -> None:
+    ours, theirs = onnx_encoder.encode(TEXTS), encoder.encode(TEXTS)
+    assert ours.dtype == np.float32 and ours.shape == theirs.shape == (len(TEXTS), 384)
+    assert _cosines(ours, theirs).min() >= 0.9999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_long_text_is_truncated_like_torch(onnx_encoder: Encoder, encoder: Encoder) -> None:
+    """Words past max_seq_length change nothing, in either backend."""
+    longer = LONG_TEXT + " Then a last sentence about something else entirely: trains."
+    ours = onnx_encoder.encode([LONG_TEXT, longer])
+    assert float(ours[0] @ ours[1]) > 0.99999
+    assert float(ours[1] @ encoder.encode([longer])[0]) >= 0.9999
+
+
+def test_int8_vectors_close_to_torch(int8_encoder: Encoder, encoder: Encoder) -> None:
+    assert int8_encoder.backend == "onnx-int8"
+    assert _cosines(int8_encoder.encode(TEXTS), encoder.encode(TEXTS)).min() >= 0.95
+
+
+def test_rows_keep_the_given_order_across_batches(onnx_encoder: Encoder) -> None:
+    """Texts are sorted by length into batches; rows must come back in input order."""
+    one_by_one = np.vstack([onnx_encoder.encode([text]) for text in TEXTS])
+    np.testing.assert_allclose(onnx_encoder.encode(TEXTS, batch_size=2), one_by_one, atol=1e-5)
+    reversed_rows = onnx_encoder.encode(TEXTS[::-1], batch_size=4)
+    np.testing.assert_allclose(reversed_rows[::-1], one_by_one, atol=1e-5)
+
+
+def test_empty_list(onnx_encoder: Encoder) -> None:
+    vectors = onnx_encoder.encode([])
+    assert vectors.shape == (0, 384) and vectors.dtype == np.float32
+
+
+def test_same_interface_as_torch(onnx_encoder: Encoder, encoder: Encoder) -> None:
+    assert (onnx_encoder.model_name, onnx_encoder.device, onnx_encoder.backend) == (
+        DEFAULT_MODEL, "cpu", "onnx")
+    assert encoder.backend == "torch"
+    assert onnx_encoder.dimension == encoder.dimension
+    assert onnx_encoder.max_tokens == encoder.max_tokens == 254
+    # The chunker reads offsets and word ids from the tokenizer: same chunks either way.
+    document = ParsedDocument(text=LONG_TEXT + "\n\n" + TEXTS[1] * 20, title="t", format="txt")
+    assert chunk_document(document, onnx_encoder.tokenizer, 64, 8) == chunk_document(
+        document, encoder.tokenizer, 64, 8)
+
+
+# --- the cache --------------------------------------------------------------------------
+
+def test_second_load_reuses_the_export(cache_dir: Path, onnx_encoder: OnnxEncoder) -> None:
+    exported = onnx_encoder.export_dir / MODEL_FILE
+    before = exported.stat()
+    again = load_encoder(DEFAULT_MODEL, "cpu", "onnx", cache_dir)
+    assert isinstance(again, OnnxEncoder) and again.export_dir / MODEL_FILE == exported
+    after = exported.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # Only finished exports in the cache: no temporary folder left behind.
+    assert all(not entry.name.startswith(".") for entry in (cache_dir / "onnx").iterdir())
+
+
+def test_key_follows_model_files_and_backend(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    key = export_key("my-model", str(tmp_path), "onnx")
+    assert key.startswith("my-model-onnx-")
+    assert export_key("my-model", str(tmp_path), "onnx") == key
+    assert export_key("my-model", str(tmp_path), "onnx-int8") != key
+    os.utime(tmp_path / "model.safetensors", ns=(1, 1))
+    assert export_key("my-model", str(tmp_path), "onnx") != key
+
+
+def test_racing_export_keeps_the_first_complete_copy(tmp_path: Path) -> None:
+    target = tmp_path / "entry"
+    target.mkdir()
+    manifest = {"source": "m", "backend": "onnx", "pooling": "mean", "max_seq_length": 8,
+                "dimension": 4, "lowercase": False, "inputs": ["input_ids"], "version": 1}
+    (target / MANIFEST_NAME).write_text(json.dumps(manifest))
+    staging = tmp_path / ".entry.tmp"
+    staging.mkdir()
+    (staging / MODEL_FILE).write_bytes(b"the loser's copy")
+    _publish(staging, target)  # the other process won: no error, its copy stays
+    assert not (target / MODEL_FILE).exists()
+    (target / MANIFEST_NAME).unlink()  # a folder that is not a finished export
+    (target / "junk").write_text("x")
+    with pytest.raises(OSError):
+        _publish(staging, target)
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+def test_unknown_backend_and_device_are_refused(cache_dir: Path, onnx_encoder: Encoder) -> None:
+    with pytest.raises(ModelLoadError, match="Unknown backend 'tensorrt'"):
+        load_encoder(DEFAULT_MODEL, "cpu", "tensorrt", cache_dir)
+    with pytest.raises(ModelLoadError, match="cpu or cuda, not 'mps'"):
+        load_encoder(DEFAULT_MODEL, "mps", "onnx", cache_dir)
+
+
+def test_cuda_without_a_gpu_onnxruntime_is_refused(cache_dir: Path,
+                                                   onnx_encoder: Encoder) -> None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider")
+    with pytest.raises(ModelLoadError, match="onnxruntime-gpu"):
+        load_encoder(DEFAULT_MODEL, "cuda", "onnx", cache_dir)
+
+
+def test_pooling_it_cannot_run_is_refused(tmp_path: Path) -> None:
+    """A copy of the bundled model that pools with max: refused, nothing cached."""
+    original = Path(resolve_model_path(DEFAULT_MODEL))
+    model_dir = tmp_path / "max-pooled"
+    model_dir.mkdir()
+    for item in original.iterdir():
+        if item.name != "1_Pooling":
+            (model_dir / item.name).symlink_to(item)
+    (model_dir / "1_Pooling").mkdir()
+    config = json.loads((original / "1_Pooling" / "config.json").read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    (model_dir / "1_Pooling" / "config.json").write_text(json.dumps(config))
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelLoadError, match="pools with 'max'.*--backend torch"):
+        load_encoder(str(model_dir), "cpu", "onnx", cache)
+    assert list((cache / "onnx").iterdir()) == []
+
+
+# --- indexes remember their backend ------------------------------------------------------
+
+@pytest.fixture
+def torch_index(tmp_path: Path, encoder: Encoder) -> tuple[Path, Path]:
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    search_write_docs(root, DOCS)
+    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions(backend="torch"))
+    return root, index_dir
+
+
+def _meta(index_dir: Path) -> dict[str, str]:
+    store = Store.open_readonly(index_dir)
+    try:
+        return store.meta()
+    finally:
+        store.close()
+
+
+def test_torch_index_refuses_onnx_sync(torch_index: tuple[Path, Path],
+                                       onnx_encoder: Encoder) -> None:
+    root, index_dir = torch_index
+    (root / "new.txt").write_text("A new file to encode.")
+    before = _meta(index_dir)
+    assert before["backend"] == "torch"
+    with pytest.raises(IndexMismatchError, match="torch backend, not onnx"):
+        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: onnx_encoder,
+                    SyncOptions(backend="onnx"))
+    assert _meta(index_dir)["generation"] == before["generation"]
+
+
+def test_index_older_than_the_backend_key_is_torch(torch_index: tuple[Path, Path],
+                                                   onnx_encoder: Encoder) -> None:
+    root, index_dir = torch_index
+    store = Store.open(index_dir)
+    with store.transaction():
+        store.connection.execute("DELETE FROM meta WHERE key = 'backend'")
+    store.close()
+    (root / "new.txt").write_text("A new file to encode.")
+    with pytest.raises(IndexMismatchError, match="torch backend"):
+        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: onnx_encoder,
+                    SyncOptions(backend="onnx"))
+    assert sync_backend(index_dir, None, "cpu") == "torch"
+    with pytest.raises(IndexMismatchError, match="torch backend, not onnx"):
+        Searcher(index_dir, encoder=onnx_encoder)
+
+
+def test_sync_refuses_an_encoder_of_another_backend(tmp_path: Path,
+                                                    onnx_encoder: Encoder) -> None:
+    search_write_docs(tmp_path / "docs", DOCS)
+    with pytest.raises(IndexMismatchError, match="asked for backend 'torch'"):
+        sync_folder(tmp_path / "docs", tmp_path / "index", DEFAULT_MODEL,
+                    lambda: onnx_encoder, SyncOptions())
+
+
+def test_searcher_refuses_another_backend(torch_index: tuple[Path, Path],
+                                          onnx_encoder: Encoder) -> None:
+    with pytest.raises(IndexMismatchError, match="torch backend, not onnx"):
+        Searcher(torch_index[1], encoder=onnx_encoder)
+    with pytest.raises(IndexMismatchError, match="torch backend, not onnx-int8"):
+        Searcher(torch_index[1], backend="onnx-int8")
+
+
+def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
+                                  onnx_encoder: Encoder) -> None:
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    search_write_docs(root, DOCS)
+    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: onnx_encoder,
+                SyncOptions(backend="onnx"))
+    assert _meta(index_dir)["backend"] == "onnx"
+    assert sync_backend(index_dir, None, None) == "onnx"  # a later sync keeps it
+    searcher = Searcher(index_dir, cache_dir=cache_dir)  # loads the recorded backend
+    try:
+        assert searcher.backend == searcher.encoder.backend == "onnx"
+        hits = searcher.search("fix a puncture in my bike wheel", k=1, mode="dense").results
+        assert hits[0].path == "cycling/flat_tyre.md"
+        hits = searcher.search("怎么泡绿茶", k=1, mode="dense").results
+        assert hits[0].path == "zh/green_tea.txt"
+    finally:
+        searcher.close()
+
+
+def test_new_index_backend_defaults(tmp_path: Path) -> None:
+    assert sync_backend(tmp_path / "none", None, "cpu") == "onnx"
+    assert sync_backend(tmp_path / "none", None, "cuda") == "torch"
+    assert sync_backend(tmp_path / "none", "onnx-int8", "cpu") == "onnx-int8"
+    with pytest.raises(ModelLoadError, match="Unknown backend"):
+        sync_backend(tmp_path / "none", "fast", "cpu")
+
+
+def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:
+    import cli
+
+    search_write_docs(tmp_path / "docs", DOCS)
+    result = CliRunner().invoke(cli.app, ["index", str(tmp_path / "docs"), "--index-dir",
+                                          str(tmp_path / "index"), "--backend", "fast"])
+    assert result.exit_code == 2
+    assert "Unknown backend 'fast'" in result.output
+
+
+def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
+                                              tmp_path: Path, onnx_encoder: Encoder) -> None:
+    """No --backend: an existing index keeps its own; a new one gets ONNX on the CPU."""
+    import cli
+
+    root, index_dir = torch_index
+    (root / "new.txt").write_text("A new file about sourdough bread.")
+    arguments = ["index", str(root), "--index-dir", str(index_dir), "--device", "cpu"]
+    result = CliRunner().invoke(cli.app, arguments)
+    assert result.exit_code == 0, result.output
+    assert _meta(index_dir)["backend"] == "torch"
+    result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "new-index"),
+                                          "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert _meta(tmp_path / "new-index")["backend"] == "onnx"
+
+
+def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from indexer.settings import Settings
+
+    monkeypatch.delenv("SEMSEARCH_CACHE_DIR")  # conftest sets it for the session
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert Settings().cache_dir == tmp_path / "semsearch"
+    monkeypatch.setenv("SEMSEARCH_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert Settings().cache_dir == tmp_path / "elsewhere"
+
