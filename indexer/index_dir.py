@@ -7,15 +7,27 @@ the vectors from SQLite instead of serving wrong results.
 
 import errno
 import fcntl
+import json
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from indexer.errors import IndexLockedError, IndexMismatchError
+import numpy as np
+from numpy.typing import NDArray
+
+from indexer.encoder import choose_backend, choose_device
+from indexer.errors import (
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexWriteError,
+)
 from indexer.store import Store
+from indexer.vector_build import build_vector_index
 from indexer.vector_index import VectorIndex
+from indexer.vector_policy import VectorIndexPolicy
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +59,57 @@ def sync_lock(index_dir: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
+def sync_running(index_dir: Path) -> bool:
+    """True when a sync, in this process or another, holds the index's lock now."""
+    if not (index_dir / LOCK_NAME).exists():
+        return False
+    try:
+        with sync_lock(index_dir):
+            return False
+    except IndexLockedError:
+        return True
+    except OSError:  # a read-only index directory: no sync can run there either
+        return False
+
+
+def recorded_backend(meta: dict[str, str]) -> str:
+    """The encoder backend that built an index; indexes older than the key are torch's."""
+    return meta.get("backend", "torch")
+
+
+def sync_backend(index_dir: Path, requested: str | None, device: str | None,
+                 rebuild: bool = False) -> str:
+    """The backend a sync into `index_dir` uses: the one asked for, else the one the
+    index records (unless it is rebuilt), else the device's default (`choose_backend`).
+
+    Raises:
+        ModelLoadError: `requested` is no backend.
+    """
+    if requested is not None:
+        return choose_backend(requested, device or "cpu")
+    if not rebuild:
+        try:
+            store = Store.open_readonly(index_dir)
+        except IndexNotFoundError:
+            pass
+        else:
+            try:
+                meta = store.meta()
+            finally:
+                store.close()
+            if "model" in meta:
+                return recorded_backend(meta)
+    return choose_backend(None, choose_device(device))
+
+
 def check_settings(index_dir: Path, recorded: dict[str, str], wanted: dict[str, str]) -> None:
     """Refuse to mix an index built one way with work done another way.
 
     Raises:
         IndexMismatchError: a recorded setting differs from the wanted one.
     """
+    if "model" in recorded:  # a finished index
+        recorded = {**recorded, "backend": recorded_backend(recorded)}
     for key, value in wanted.items():
         if key not in recorded or recorded[key] == value:
             continue
@@ -66,6 +123,10 @@ def check_settings(index_dir: Path, recorded: dict[str, str], wanted: dict[str, 
             )
         elif key == "root":
             detail = f"holds the folder {recorded[key]}, not {value}"
+        elif key == "backend":
+            detail = (f"was built with the {recorded[key]} backend, not {value}; their "
+                      f"vectors differ slightly and are never mixed (use --backend "
+                      f"{recorded[key]}, or rebuild)")
         else:
             detail = f"was built with {key}={recorded[key]}, not {value}"
         raise IndexMismatchError(
@@ -74,18 +135,21 @@ def check_settings(index_dir: Path, recorded: dict[str, str], wanted: dict[str, 
         )
 
 
-def load_vectors(store: Store, index_dir: Path, dimension: int, *, repair: bool) -> VectorIndex:
+def load_vectors(store: Store, index_dir: Path, dimension: int, *, repair: bool,
+                 policy: VectorIndexPolicy | None = None, mapped: bool = False) -> VectorIndex:
     """Load the FAISS file of the store's generation, checked against SQLite.
 
     When the file is missing, of another dimension, or holds other ids than SQLite, the
-    vectors are rebuilt from SQLite (and, with `repair`, written back atomically).
+    vectors are rebuilt from SQLite (and, with `repair`, written back atomically). With
+    `repair` and a `policy` that wants another index (kind, size, tombstones), too.
+    `mapped` maps the file read-only (readers); `policy` defaults to the recorded one.
     """
     generation = store.generation()
     path = vectors_path(index_dir, generation)
     expected_ids = store.chunk_ids()
     if path.exists():
         try:
-            vectors = VectorIndex.load(path)
+            vectors = VectorIndex.load(path, mapped=mapped)
         except RuntimeError as error:
             log.warning("cannot read %s (%s); rebuilding from SQLite", path, error)
         else:
@@ -93,22 +157,62 @@ def load_vectors(store: Store, index_dir: Path, dimension: int, *, repair: bool)
             held.sort()
             if vectors.dimension == dimension and held.shape == expected_ids.shape and (
                 held == expected_ids).all():
-                return vectors
-            log.warning("%s disagrees with SQLite; rebuilding it from SQLite", path)
+                if not (repair and policy and vectors.needs_rebuild(policy)):
+                    return vectors
+                log.info("rebuilding %s as the %r vector index asks", path, policy.kind)
+            else:
+                log.warning("%s disagrees with SQLite; rebuilding it from SQLite", path)
     elif len(expected_ids):
         log.warning("%s is missing; rebuilding it from SQLite", path)
-    vectors = VectorIndex.empty(dimension)
-    for ids, batch in store.embeddings(dimension=dimension):
-        vectors.add(ids, batch)
+    policy = policy or recorded_policy(store)
+    vectors = build_vectors(store, dimension, policy, expected_ids)
     if repair:
         write_vectors(vectors, index_dir, generation)
     return vectors
 
 
+def build_vectors(store: Store, dimension: int, policy: VectorIndexPolicy,
+                  ids: NDArray[np.int64] | None = None) -> VectorIndex:
+    """A vector index of every chunk in SQLite, of the kind `policy` picks for its size."""
+    def read(wanted: NDArray[np.int64] | None) -> Iterator[tuple[NDArray[np.int64],
+                                                                  NDArray[np.float32]]]:
+        chunk_ids = None if wanted is None else wanted.tolist()
+        return store.embeddings(chunk_ids, dimension)
+
+    return build_vector_index(dimension, store.chunk_ids() if ids is None else ids, read,
+                              policy)
+
+
+def recorded_policy(store: Store) -> VectorIndexPolicy:
+    """The policy of the last sync (`vector_index_setting`), for rebuilds by readers."""
+    return VectorIndexPolicy(kind=store.meta().get("vector_index_setting", "auto"))
+
+
+def record_vectors(store: Store, vectors: VectorIndex, policy: VectorIndexPolicy) -> None:
+    """Note the vector index's kind and parameters in the metadata, for `/stats`.
+
+    Writes nothing when the metadata says so already.
+    """
+    values = {"vector_index": json.dumps(vectors.info().to_dict()),
+              "vector_index_setting": policy.kind}
+    recorded = store.meta()
+    if any(recorded.get(key) != value for key, value in values.items()):
+        with store.transaction():
+            store.set_meta(values)
+
+
 def write_vectors(vectors: VectorIndex, index_dir: Path, generation: int) -> None:
-    """Save `vectors` as the file of `generation` and delete every older one."""
+    """Save `vectors` as the file of `generation` and delete every older one.
+
+    Raises:
+        IndexWriteError: the file could not be written (disk full, I/O error); the
+            previous file is left in place and readers rebuild the vectors from SQLite.
+    """
     path = vectors_path(index_dir, generation)
-    vectors.save(path)
+    try:
+        vectors.save(path)
+    except (OSError, RuntimeError) as error:  # faiss reports a failed write as RuntimeError
+        raise IndexWriteError(index_dir, error) from error
     # Older generations, and temporary files left by a run killed while saving.
     for stale in [*index_dir.glob("vectors-*.faiss"), *index_dir.glob("vectors-*.faiss*.tmp")]:
         if stale != path:

@@ -161,3 +161,28 @@ def test_save_replaces_an_existing_file(tmp_path: Path,
     _built(ids[:3], vectors[:3]).save(path)
     assert len(VectorIndex.load(path)) == 3
     assert [p.name for p in tmp_path.iterdir()] == ["vectors.faiss"]
+
+
+def test_limit_threads_holds_for_the_calling_thread_only() -> None:
+    import threading
+
+    import faiss
+
+    from indexer.vector_index import limit_threads
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    seen: list[int] = []
+
+    def search_thread() -> None:
+        limit_threads(1)
+        seen.append(faiss.omp_get_max_threads())
+
+    try:
+        worker = threading.Thread(target=search_thread)
+        worker.start()
+        worker.join()
+        assert seen == [1]
+        assert faiss.omp_get_max_threads() == 2  # a sync in this thread keeps its threads
+    finally:
+        faiss.omp_set_num_threads(before)
