@@ -6,6 +6,7 @@ never point at another chunk.
 """
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,9 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from indexer.errors import IndexCorruptError, IndexNotFoundError
+from indexer.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 DB_NAME = "index.sqlite"
@@ -163,6 +166,7 @@ class Store:
 
         Raises:
             IndexNotFoundError: no index there and `create` is false.
+            IndexWriteError: the file cannot be set up for writing (disk full, read-only).
         """
         path = index_dir / DB_NAME
         if not path.exists():
@@ -170,10 +174,14 @@ class Store:
                 raise IndexNotFoundError(index_dir)
             index_dir.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA busy_timeout = 30000")
-        connection.executescript(_SCHEMA)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA busy_timeout = 30000")
+            connection.executescript(_SCHEMA)
+        except sqlite3.OperationalError as error:
+            connection.close()
+            raise IndexWriteError(index_dir, error) from error
         return cls(connection, path)
 
     @classmethod
@@ -198,14 +206,34 @@ class Store:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[None]:
-        """Run the block in one transaction: all of it is committed, or none of it."""
-        self.connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        """Run the block in one transaction: all of it is committed, or none of it.
+
+        Raises:
+            IndexWriteError: a write transaction failed in SQLite (disk full, I/O error,
+                read-only file, lock timeout); it was rolled back.
+        """
         try:
-            yield
-        except BaseException:
+            self.connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield
+                self.connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.OperationalError as error:
+            if not write:
+                raise
+            raise IndexWriteError(self.path.parent, error) from error
+
+    def _rollback(self) -> None:
+        # After a failed write (disk full, I/O error) SQLite may have rolled back on its
+        # own; a second ROLLBACK would raise and hide the real error.
+        if not self.connection.in_transaction:
+            return
+        try:
             self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
+        except sqlite3.Error:
+            log.exception("rollback failed in %s", self.path)
 
     # --- metadata -------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -273,19 +301,22 @@ class Store:
         return {r[0] for r in self.connection.execute(
             "SELECT DISTINCT content_hash FROM staged_chunks")}
 
-    def stage(self, content_hash: str, rows: list[dict[str, object]]) -> None:
-        """Record the encoded chunks of one content in one transaction, replacing any
-        earlier staging of it; a crash leaves all of them or none."""
-        columns = list(rows[0]) if rows else []
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        placeholders = ", ".join("?" for _ in columns)
+    def stage(self, contents: dict[str, list[dict[str, object]]]) -> None:
+        """Record the encoded chunks of several contents (by content hash) in one
+        transaction, replacing any earlier staging of them; a crash leaves all or none."""
         with self.transaction():
-            self.connection.execute("DELETE FROM staged_chunks WHERE content_hash = ?",
-                                    (content_hash,))
-            self.connection.executemany(
-                f"INSERT INTO staged_chunks (content_hash, {quoted}) VALUES (?, {placeholders})",
-                [[content_hash, *row.values()] for row in rows],
-            )
+            for content_hash, rows in contents.items():
+                self.connection.execute("DELETE FROM staged_chunks WHERE content_hash = ?",
+                                        (content_hash,))
+                if not rows:
+                    continue
+                columns = ", ".join(f'"{c}"' for c in rows[0])
+                placeholders = ", ".join("?" for _ in rows[0])
+                self.connection.executemany(
+                    f"INSERT INTO staged_chunks (content_hash, {columns}) "
+                    f"VALUES (?, {placeholders})",
+                    [[content_hash, *row.values()] for row in rows],
+                )
 
     def staged_header(self, content_hash: str) -> tuple[str, str] | None:
         row = self.connection.execute(
@@ -363,15 +394,40 @@ class Store:
     def bm25_search(self, expression: str, limit: int, document_filter: DocumentFilter,
                     weights: tuple[float, float]) -> list[tuple[int, float]]:
         """Top `limit` (chunk id, BM25) pairs for an FTS5 `expression`; higher is better."""
-        condition, parameters = document_filter.sql()
-        rows = self.connection.execute(
-            f"SELECT f.rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) AS score "
-            "FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
-            f"JOIN documents d ON d.id = c.doc_id WHERE chunks_fts MATCH ? AND {condition} "
-            "ORDER BY score DESC LIMIT ?",
-            [expression, *parameters, limit],
-        ).fetchall()
+        score = f"-bm25(chunks_fts, {weights[0]}, {weights[1]})"
+        if document_filter.is_empty():
+            # Every FTS row is a chunk of an indexed document (they are written and
+            # deleted together), so the joins would only cost two lookups per match.
+            rows = self.connection.execute(
+                f"SELECT rowid, {score} AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "ORDER BY score DESC LIMIT ?", [expression, limit]).fetchall()
+        else:
+            condition, parameters = document_filter.sql()
+            rows = self.connection.execute(
+                f"SELECT f.rowid, {score} AS score FROM chunks_fts f JOIN chunks c "
+                f"ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
+                f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
+                [expression, *parameters, limit],
+            ).fetchall()
         return [(int(row[0]), float(row[1])) for row in rows]
+
+    def bm25_scores(self, expression: str, chunk_ids: list[int],
+                    weights: tuple[float, float]) -> dict[int, float]:
+        """BM25 of the chunks of `chunk_ids` that match `expression` (the others match no
+        query word); the same scores `bm25_search` gives them."""
+        # `+rowid` keeps SQLite from handing the IN list to FTS5 as rowid lookups: that
+        # reruns the match, and bm25's corpus statistics, once per id (~30x slower).
+        rows = self.connection.execute(
+            f"SELECT rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? AND +rowid IN (SELECT value FROM json_each(?))",
+            [expression, json.dumps(chunk_ids)]).fetchall()
+        return {int(row[0]): float(row[1]) for row in rows}
+
+    def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
+        """The document id of each chunk of `chunk_ids` (missing ids left out)."""
+        return dict(self.connection.execute(
+            "SELECT id, doc_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(chunk_ids),)).fetchall())
 
     def counts(self) -> dict[str, int]:
         """Documents indexed, files skipped, chunks held."""

@@ -2,37 +2,52 @@
 
 The run has three phases. Plan: stat every file and compare with the store. Encode:
 read, parse, chunk and encode new or changed content, staging the vectors in SQLite in
-small committed transactions so that a killed run's work is reused. Commit: one
-transaction swaps the new state in, then the FAISS file of the new generation is written
-atomically. A run killed anywhere leaves the previous state readable.
+small committed transactions so that a killed run's work is reused. Reading, parsing and
+chunking run in a producer thread (`indexer.pipeline.prefetch`) ahead of the encoder, so
+they overlap with it. Commit: one transaction swaps the new state in, then the FAISS file
+of the new generation is written atomically. A run killed anywhere leaves the previous
+state readable.
 """
 
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from indexer.chunk import chunk_document
-from indexer.documents import Chunk, ParsedDocument
+from indexer.documents import ParsedDocument
 from indexer.encoder import Encoder
-from indexer.errors import ParseError
-from indexer.index_dir import check_settings, load_vectors, sync_lock, write_vectors
+from indexer.errors import IndexMismatchError, ParseError, UnreadableFileError
+from indexer.index_dir import (
+    build_vectors,
+    check_settings,
+    load_vectors,
+    record_vectors,
+    recorded_policy,
+    sync_lock,
+    write_vectors,
+)
 from indexer.lexical_text import segment
 from indexer.parse import is_supported, parse_document
+from indexer.pipeline import prefetch
 from indexer.store import SCHEMA_VERSION, DocumentRow, Store
-from indexer.vector_index import VectorIndex
-from indexer.walk import iter_files
+from indexer.vector_policy import VectorIndexPolicy
+from indexer.walk import iter_files, read_file
 
 log = logging.getLogger(__name__)
 
-# Chunks gathered across files before one call to the encoder.
+# Chunks gathered across files before one call to the encoder; staged in one transaction.
 ENCODE_GROUP = 512
+# The producer hands over what it examined at least every this many files (progress).
+HANDOVER_FILES = 32
+# Handovers waiting for the encoder: bounds the parsed text held ahead of it.
+PREFETCH_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,11 @@ class SyncOptions:
     batch_size: int = 64
     max_file_bytes: int = 50_000_000
     rebuild: bool = False
+    # The encoder backend (torch, onnx, onnx-int8): recorded, and never mixed in one index.
+    backend: str = "torch"
+    # Which vector index (auto, flat, hnsw, ivf) and its thresholds; None keeps the one
+    # the index records (auto for a new index).
+    vector_index: VectorIndexPolicy | None = None
 
 
 @dataclass
@@ -90,9 +110,19 @@ class _Action:
 
 @dataclass
 class _Pending:
+    """New content to encode: its staged_chunks rows, all but the embedding."""
+
     content_hash: str
-    document: ParsedDocument
-    chunks: list[Chunk]
+    rows: list[dict[str, object]]
+
+
+@dataclass
+class _Examined:
+    """What the producer hands over: examined files in order and the new content."""
+
+    actions: list[_Action]
+    pending: list[_Pending]
+    files_done: int
 
 
 def sync_folder(
@@ -110,8 +140,8 @@ def sync_folder(
 
     Raises:
         IndexLockedError: another sync runs on `index_dir`.
-        IndexMismatchError: the index was built with another model, chunking or folder
-            (pass `rebuild` to start it afresh).
+        IndexMismatchError: the index was built with another model, backend, chunking or
+            folder (pass `rebuild` to start it afresh).
     """
     started = time.perf_counter()
     root = root.resolve()
@@ -141,28 +171,35 @@ class _Sync:
             "chunk_tokens": str(options.chunk_tokens),
             "chunk_overlap": str(options.chunk_overlap),
             "root": str(root),
+            "backend": options.backend,
         }
         self.pending: list[_Pending] = []
         self.staged: set[str] = set()
+        self.recorded: dict[str, str] = {}
+        self._encoder_lock = threading.Lock()
 
     @property
     def encoder(self) -> Encoder:
-        """The model, loaded on first use and checked against the index's dimension."""
+        """The model, loaded on first use and checked against the index's dimension.
+
+        The producer thread loads it when the first file needs chunking; the check
+        reads the metadata read at the start, so that thread never touches SQLite.
+        """
+        with self._encoder_lock:
+            return self._load_encoder()
+
+    def _load_encoder(self) -> Encoder:
         if self._encoder is None:
             encoder = self.load_model()
+            if encoder.backend != self.options.backend:
+                raise IndexMismatchError(
+                    f"The sync was asked for backend {self.options.backend!r} but given a "
+                    f"{encoder.backend!r} encoder; load the encoder with that backend.")
             if not self.options.rebuild:
-                check_settings(self.index_dir, self.store.meta(),
+                check_settings(self.index_dir, self.recorded,
                                {**self.settings, "dimension": str(encoder.dimension)})
             self._encoder = encoder
         return self._encoder
-
-    @property
-    def max_tokens(self) -> int:
-        return min(self.options.chunk_tokens, self.encoder.max_tokens)
-
-    @property
-    def overlap(self) -> int:
-        return min(self.options.chunk_overlap, self.max_tokens // 2)
 
     def run(self) -> SyncReport:
         recorded = self.store.meta()
@@ -174,22 +211,31 @@ class _Sync:
                 self.store.clear_staging()
                 self.store.set_meta({"staging_settings": fingerprint})
         self.staged = self.store.staged_hashes()
+        self.recorded = self.store.meta()
         existing = self.store.documents()
         actions, removed = self._plan(existing)
+        policy = self.options.vector_index or recorded_policy(self.store)
         if not (actions or removed) and not self.options.rebuild and "dimension" in recorded:
-            load_vectors(self.store, self.index_dir, int(recorded["dimension"]), repair=True)
+            current = load_vectors(self.store, self.index_dir, int(recorded["dimension"]),
+                                   repair=True, policy=policy)
+            record_vectors(self.store, current, policy)
             return self.report
         dimension = int(recorded["dimension"]) if "dimension" in recorded and not \
             self.options.rebuild else self.encoder.dimension
-        if self.options.rebuild:
-            vectors = VectorIndex.empty(dimension)
-        else:
-            vectors = load_vectors(self.store, self.index_dir, dimension, repair=True)
+        vectors = None
+        if not self.options.rebuild:
+            vectors = load_vectors(self.store, self.index_dir, dimension, repair=True,
+                                   policy=policy)
         removed_ids, added_ids = self._commit(actions, removed, dimension)
-        vectors.remove(np.array(removed_ids, dtype=np.int64))
-        for ids, batch in self.store.embeddings(added_ids, dimension):
-            vectors.add(ids, batch)
+        if vectors is not None:
+            vectors.remove(np.array(removed_ids, dtype=np.int64))
+            for ids, batch in self.store.embeddings(added_ids, dimension):
+                vectors.add(ids, batch)
+        if vectors is None or vectors.needs_rebuild(policy):
+            # A new kind, tombstones to drop or IVF lists to retrain: from SQLite.
+            vectors = build_vectors(self.store, dimension, policy)
         write_vectors(vectors, self.index_dir, self.store.generation())
+        record_vectors(self.store, vectors, policy)
         self.report.chunks_written = len(added_ids)
         return self.report
 
@@ -197,7 +243,7 @@ class _Sync:
         self, existing: dict[str, DocumentRow]
     ) -> tuple[list[_Action], dict[str, DocumentRow]]:
         rebuild = self.options.rebuild
-        paths = list(iter_files(self.root, self.index_dir))
+        paths = list(iter_files(self.root, self.index_dir, on_skip=self._skip))
         present = set(paths)
         removed = dict(existing) if rebuild else {
             path: row for path, row in existing.items() if path not in present}
@@ -216,81 +262,128 @@ class _Sync:
                 continue
             candidates.append(_Action("write", path, stat.st_size, stat.st_mtime, row=row))
         actions = []
-        for done, action in enumerate(candidates, 1):
-            actions.append(self._examine(action, by_hash, removed))
-            if sum(len(p.chunks) for p in self.pending) >= ENCODE_GROUP:
+        examined = self._examine_all(candidates, by_hash, removed)
+        for handover in prefetch(examined, PREFETCH_DEPTH, "semsearch-parse"):
+            actions += handover.actions
+            self.pending += handover.pending
+            if sum(len(p.rows) for p in self.pending) >= ENCODE_GROUP:
                 self._encode_pending()
-            self._progress(done, len(candidates))
+            self._progress(handover.files_done, len(candidates))
         self._encode_pending()
         self._progress(len(candidates), len(candidates))
         return actions, removed
 
+    def _examine_all(self, candidates: list[_Action], by_hash: dict[str, DocumentRow],
+                     removed: dict[str, DocumentRow]) -> Iterator[_Examined]:
+        """The producer: read, hash, parse and chunk each candidate, in order.
+
+        It runs in its own thread and touches no SQLite; it owns `by_hash`, `removed` and
+        the report's file counts until it is done.
+        """
+        seen = set(self.staged)  # content staged, or handed over: encoded once
+        handover = _Examined([], [], 0)
+        chunks = 0
+        for done, action in enumerate(candidates, 1):
+            pending = self._examine(action, by_hash, removed, seen)
+            handover.actions.append(action)
+            handover.files_done = done
+            if pending is not None:
+                seen.add(pending.content_hash)
+                handover.pending.append(pending)
+                chunks += len(pending.rows)
+            if chunks >= ENCODE_GROUP or len(handover.actions) >= HANDOVER_FILES:
+                yield handover
+                handover, chunks = _Examined([], [], done), 0
+        if handover.actions:
+            yield handover
+
     def _examine(self, action: _Action, by_hash: dict[str, DocumentRow],
-                 removed: dict[str, DocumentRow]) -> _Action:
+                 removed: dict[str, DocumentRow], seen: set[str]) -> _Pending | None:
+        """Decide what `action` does (its kind, hash, stat); return new content, if any."""
         row = None if self.options.rebuild else action.row
         action.row = row
         if not is_supported(action.path):
-            return self._skip_action(action, "unsupported type")
+            self._skipped(action, "unsupported type")
+            return None
         if action.size > self.options.max_file_bytes:
             limit = self.options.max_file_bytes
-            return self._skip_action(
-                action, f"file too large ({action.size} bytes; limit {limit})")
+            self._skipped(action, f"file too large ({action.size} bytes; limit {limit})")
+            return None
         try:
-            data = (self.root / action.path).read_bytes()
-        except OSError as error:
-            return self._skip_action(action, f"unreadable: {error.strerror or error}")
+            content = read_file(self.root / action.path, self.options.max_file_bytes)
+        except UnreadableFileError as error:
+            if error.retry:  # a stat no file has, so that the next sync reads it again
+                action.size, action.mtime = -1, -1.0
+            self._skipped(action, error.reason)
+            return None
+        # The stat the bytes were read at, so the stored stat always matches the content.
+        data, action.size, action.mtime = content.data, content.size, content.mtime
         action.content_hash = hashlib.blake2b(data, digest_size=20).hexdigest()
         if row and row.content_hash == action.content_hash:
             action.kind = "touch"
             self.report.unchanged += 1
-            return action
+            return None
         moved_from = by_hash.pop(action.content_hash, None) if row is None else None
         if moved_from is not None:
             del removed[moved_from.path]
             action.kind, action.row = "rename", moved_from
             self.report.renamed += 1
-            return action
-        if action.content_hash not in self.staged and not self._is_pending(action.content_hash):
+            return None
+        pending = None
+        if action.content_hash not in seen:
             try:
                 document = parse_document(action.path, data)
             except ParseError as error:
-                return self._skip_action(action, error.reason)
-            chunks = chunk_document(document, self.encoder.tokenizer, self.max_tokens,
-                                    self.overlap)
-            self.pending.append(_Pending(action.content_hash, document, chunks))
+                self._skipped(action, error.reason)
+                return None
+            pending = self._chunk(action.content_hash, document)
         if row is None:
             self.report.added += 1
         else:
             self.report.updated += 1
-        return action
+        return pending
 
-    def _skip_action(self, action: _Action, reason: str) -> _Action:
+    def _chunk(self, content_hash: str, document: ParsedDocument) -> _Pending:
+        encoder = self.encoder
+        max_tokens = min(self.options.chunk_tokens, encoder.max_tokens)
+        overlap = min(self.options.chunk_overlap, max_tokens // 2)
+        chunks = chunk_document(document, encoder.tokenizer, max_tokens, overlap)
+        lexical_title = segment(document.title)
+        return _Pending(content_hash, [{
+            "ordinal": chunk.ordinal, "title": document.title, "format": document.format,
+            "text": chunk.text, "start": chunk.start, "end": chunk.end, "page": chunk.page,
+            "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
+            "token_count": chunk.token_count,
+            "lexical_title": lexical_title + " " + segment(" ".join(chunk.headings)),
+            "lexical_body": segment(chunk.text),
+        } for chunk in chunks])
+
+    def _skipped(self, action: _Action, reason: str) -> None:
+        """Make `action` a skip, and report it."""
         action.kind, action.reason = "skip", reason
         self._skip(action.path, reason)
-        return action
 
     def _skip(self, path: str, reason: str) -> None:
         log.info("skipped %s: %s", path, reason)
         self.report.skipped.append(SkippedFile(path, reason))
 
-    def _is_pending(self, content_hash: str) -> bool:
-        return any(p.content_hash == content_hash for p in self.pending)
-
-    def _pending_chunks(self) -> list[Chunk]:
-        return [chunk for pending in self.pending for chunk in pending.chunks]
-
     def _encode_pending(self) -> None:
+        """Encode the pending content in one call and stage it in one transaction."""
         if not self.pending:
             return
-        vectors = self.encoder.encode([c.text for c in self._pending_chunks()],
-                                      self.options.batch_size)
+        texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
+        vectors = self.encoder.encode(texts, self.options.batch_size)
+        staged: dict[str, list[dict[str, object]]] = {}
         offset = 0
         for pending in self.pending:
-            count = len(pending.chunks)
-            self.store.stage(pending.content_hash,
-                             _staged_rows(pending, vectors[offset:offset + count]))
-            self.staged.add(pending.content_hash)
+            count = len(pending.rows)
+            staged[pending.content_hash] = [
+                {**row, "embedding": vector.tobytes()}
+                for row, vector in zip(pending.rows, vectors[offset:offset + count],
+                                       strict=True)]
             offset += count
+        self.store.stage(staged)
+        self.staged.update(staged)
         self.report.chunks_encoded += offset
         self.pending = []
 
@@ -351,20 +444,3 @@ class _Sync:
         if values["status"] == "indexed":
             added_ids += store.insert_staged_chunks(doc_id, action.content_hash)
         return removed_ids
-
-
-def _staged_rows(pending: _Pending, vectors: NDArray[np.float32]) -> list[dict[str, object]]:
-    document = pending.document
-    lexical_title = segment(document.title)
-    rows = []
-    for chunk, vector in zip(pending.chunks, vectors, strict=True):
-        rows.append({
-            "ordinal": chunk.ordinal, "title": document.title, "format": document.format,
-            "text": chunk.text, "start": chunk.start, "end": chunk.end, "page": chunk.page,
-            "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
-            "token_count": chunk.token_count,
-            "lexical_title": lexical_title + " " + segment(" ".join(chunk.headings)),
-            "lexical_body": segment(chunk.text),
-            "embedding": vector.tobytes(),
-        })
-    return rows

@@ -1,6 +1,7 @@
 """The sentences of a chunk that best answer the query."""
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -9,84 +10,104 @@ from indexer.chunk import split_sentences
 from indexer.lexical_text import STOP_WORDS, words
 from search.hits import Highlight
 
+# Of the chunks that share no word with the query, this many get the semantic fallback;
+# the others get their first sentence.
+SEMANTIC_HIGHLIGHTS = 3
+# The fallback embeds at most this many sentences per search, in one encoder batch, so
+# its cost is bounded whatever the chunks hold (it was the dense p99: 3 chunks of ~10).
+SEMANTIC_SENTENCES = 8
+# Stems are cut to this many characters, so that `induction` meets `inductive` and
+# `property` meets `properties` as BM25's Porter stemmer lets them: fewer hits that BM25
+# found by a word end up with no shared word here (and in the costly fallback).
+STEM_LENGTH = 6
 
+
+@lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    """A light English stem so `brewing` meets `brewed`; other scripts pass through."""
+    """A light English stem so `brewing` meets `brewed`, cut to `STEM_LENGTH` characters
+    (other scripts only cut)."""
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+            return word[: -len(suffix)][:STEM_LENGTH]
+    return word[:STEM_LENGTH]
 
 
 def query_terms(query: str) -> set[str]:
+    """The stems of the query's words, stop words left out."""
     return {stem(w) for w in words(query) if w not in STOP_WORDS}
-
-
-def best_sentences(
-    text: str,
-    offset: int,
-    terms: set[str],
-    sentence_scores: Callable[[list[str]], NDArray[np.float32]] | None = None,
-) -> list[Highlight]:
-    """The best-matching sentence of `text` (the chunk), with document offsets.
-
-    Sentences are ranked by how many distinct query terms they hold. When none holds
-    any, `sentence_scores` (semantic similarity to the query) decides, if given; else
-    the first sentence stands in.
-    """
-    spans = split_sentences(text)
-    if not spans:
-        return []
-    overlaps = [len(terms & {stem(w) for w in words(text[s:e])}) for s, e in spans]
-    best = int(np.argmax(overlaps))
-    if overlaps[best] == 0 and sentence_scores is not None and len(spans) > 1:
-        best = int(np.argmax(sentence_scores([text[s:e] for s, e in spans])))
-    start, end = spans[best]
-    return [Highlight(text=text[start:end], start=offset + start, end=offset + end)]
-
-
-# Hits past this many that share no word with the query get their first sentence: the
-# semantic fallback costs an encoder batch of their sentences on every search.
-SEMANTIC_HIGHLIGHTS = 3
 
 
 def highlight_chunks(
     query: str,
     chunks: list[tuple[str, int]],
-    encode: Callable[[list[str]], NDArray[np.float32]],
+    embed: Callable[[list[str]], NDArray[np.float32]] | None = None,
+    query_vector: NDArray[np.float32] | None = None,
 ) -> list[list[Highlight]]:
-    """Highlights for many (chunk text, document offset) pairs of one query.
+    """The best sentence of each (chunk text, document offset) pair, with document offsets.
 
-    Like `best_sentences`, but the semantic fallback runs as one encoder batch for the
-    first `SEMANTIC_HIGHLIGHTS` chunks that share no word with the query.
+    A chunk's sentences are ranked by how many distinct query terms (stemmed) they hold,
+    ties going to the first. When none holds any, `embed` (unit vectors of texts), if
+    given, picks the sentence closest to the query in meaning, for the first
+    `SEMANTIC_HIGHLIGHTS` such chunks and `SEMANTIC_SENTENCES` sentences (one batch);
+    otherwise, and past those bounds, the first sentence stands in.
+
+    Args:
+        query: the query text.
+        chunks: (chunk text, offset of the chunk in its document) pairs.
+        embed: the index's model, used only by the fallback.
+        query_vector: the query's unit vector, if known, so that it is not embedded again.
+
+    Returns:
+        One list per chunk: its sentence as a Highlight, or nothing for a blank chunk.
     """
     terms = query_terms(query)
     chosen: list[tuple[int, int] | None] = []
     fallback: list[tuple[int, list[tuple[int, int]]]] = []
+    budget = SEMANTIC_SENTENCES if embed is not None else 0
     for position, (text, _) in enumerate(chunks):
         spans = split_sentences(text)
-        overlaps = [len(terms & {stem(w) for w in words(text[s:e])}) for s, e in spans]
         if not spans:
             chosen.append(None)
             continue
+        overlaps = [len(terms.intersection(map(stem, words(text[s:e])))) for s, e in spans]
         best = int(np.argmax(overlaps))
         chosen.append(spans[best])
-        if overlaps[best] == 0 and len(spans) > 1 and len(fallback) < SEMANTIC_HIGHLIGHTS:
-            fallback.append((position, spans))
-    if fallback:
-        sentences = [chunks[p][0][s:e] for p, spans in fallback for s, e in spans]
-        vectors = encode([query, *sentences])
-        scores = vectors[1:] @ vectors[0]
-        offset = 0
-        for position, spans in fallback:
-            chosen[position] = spans[int(np.argmax(scores[offset:offset + len(spans)]))]
-            offset += len(spans)
+        if overlaps[best] == 0 and len(spans) > 1 and budget > 0 and \
+                len(fallback) < SEMANTIC_HIGHLIGHTS:
+            fallback.append((position, spans[:budget]))
+            budget -= len(fallback[-1][1])
+    if fallback and embed is not None:
+        for position, span in _closest_sentences(query, chunks, fallback, embed, query_vector):
+            chosen[position] = span
     highlights: list[list[Highlight]] = []
-    for (text, document_offset), span in zip(chunks, chosen, strict=True):
-        if span is None:
+    for (text, document_offset), picked in zip(chunks, chosen, strict=True):
+        if picked is None:
             highlights.append([])
             continue
-        start, end = span
+        start, end = picked
         highlights.append([Highlight(text=text[start:end], start=document_offset + start,
                                      end=document_offset + end)])
     return highlights
+
+
+def _closest_sentences(
+    query: str,
+    chunks: list[tuple[str, int]],
+    fallback: list[tuple[int, list[tuple[int, int]]]],
+    embed: Callable[[list[str]], NDArray[np.float32]],
+    query_vector: NDArray[np.float32] | None,
+) -> list[tuple[int, tuple[int, int]]]:
+    """(chunk position, span) of the sentence nearest the query, for each fallback chunk."""
+    sentences = [chunks[p][0][s:e] for p, spans in fallback for s, e in spans]
+    if query_vector is None:
+        vectors = embed([query, *sentences])
+        query_vector, vectors = vectors[0], vectors[1:]
+    else:
+        vectors = embed(sentences)
+    scores = vectors @ query_vector
+    picked = []
+    offset = 0
+    for position, spans in fallback:
+        picked.append((position, spans[int(np.argmax(scores[offset:offset + len(spans)]))]))
+        offset += len(spans)
+    return picked

@@ -29,3 +29,15 @@ def lexical_search(
     if expression is None:
         return []
     return store.bm25_search(expression, limit, document_filter, COLUMN_WEIGHTS)
+
+
+def lexical_scores(store: Store, query: str, chunk_ids: list[int]) -> dict[int, float]:
+    """BM25 of each chunk of `chunk_ids` for `query`: 0 for a chunk without a query word.
+
+    Hybrid search completes the lexical leg with it: the exact score of each dense
+    candidate, read for those chunks alone instead of ranking thousands of matches.
+    """
+    expression = match_expression(query)
+    found = store.bm25_scores(expression, chunk_ids, COLUMN_WEIGHTS) if (
+        expression is not None and chunk_ids) else {}
+    return {chunk_id: found.get(chunk_id, 0.0) for chunk_id in chunk_ids}

@@ -2,8 +2,10 @@
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +13,25 @@ from numpy.typing import NDArray
 
 from indexer.encoder import Encoder, load_encoder
 from indexer.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from indexer.index_dir import load_vectors
+from indexer.index_dir import load_vectors, recorded_backend
 from indexer.settings import DEFAULT_RERANK_MODEL
-from indexer.store import ChunkRow, Store
-from indexer.vector_index import VectorIndex
+from indexer.store import Store
+from indexer.vector_index import VectorIndex, limit_threads
+from search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
 from search.errors import InvalidQueryError
-from search.fuse import convex_fusion
 from search.highlight import highlight_chunks
 from search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
-from search.lexical import lexical_search
+from search.lexical import lexical_scores, lexical_search
+from search.query_embedding import QueryEmbedding, call_now
+from search.ranking import best_per_document, complete_dense, gate, make_hits, rank
 from search.rerank import Reranker
 
 # Candidates each leg contributes before fusion, reranking and the cut to k.
 CANDIDATES_PER_LEG = 100
 RERANK_CANDIDATES = 30
-# In hybrid mode, BM25 scores are read this deep so that dense-only candidates get theirs.
-LEXICAL_SCORE_DEPTH = 2000
+# OpenMP threads of one FAISS search: a single query gains nothing from more, and a
+# threaded server runs one search per request thread.
+SEARCH_THREADS = 1
 
 
 class Searcher:
@@ -38,12 +43,22 @@ class Searcher:
     """
 
     def __init__(self, index_dir: Path, *, encoder: Encoder | None = None,
-                 device: str | None = None, rerank_model: str = DEFAULT_RERANK_MODEL) -> None:
+                 device: str | None = None, rerank_model: str = DEFAULT_RERANK_MODEL,
+                 backend: str | None = None, cache_dir: Path | None = None,
+                 embedding_cache_size: int = EMBEDDING_CACHE_SIZE) -> None:
         """Open `index_dir`; load its model unless an `encoder` of that model is given.
+
+        The embeddings of the last `embedding_cache_size` query and highlight texts are
+        kept, so a repeated query skips the model.
+
+        The model runs on the backend the index records (torch for indexes older than
+        the record); `backend`, when given, must be that one. `cache_dir` holds ONNX
+        exports (Settings.cache_dir).
 
         Raises:
             IndexNotFoundError: no finished index there.
-            IndexMismatchError: `encoder` is of another model than the index.
+            IndexMismatchError: `encoder` or `backend` is of another model or backend
+                than the index.
         """
         self.index_dir = index_dir.resolve()
         self._local = threading.local()
@@ -56,14 +71,25 @@ class Searcher:
             raise IndexMismatchError(
                 f"The index at {index_dir} was built with {self.model_name!r}, "
                 f"not {encoder.model_name!r}; search it with its own model.")
+        self.backend = recorded_backend(meta)
+        for given in (backend, encoder.backend if encoder else None):
+            if given is not None and given != self.backend:
+                raise IndexMismatchError(
+                    f"The index at {index_dir} was built with the {self.backend} backend, "
+                    f"not {given}; search it with its own (--backend {self.backend}, or "
+                    "leave --backend unset).")
         if encoder is None:
-            encoder = load_encoder(self.model_name, device)
+            encoder = load_encoder(self.model_name, device, self.backend, cache_dir)
             encoder.encode(["warm up"])  # the first call pays for lazy set-up; not a user
         self.encoder = encoder
+        self._embeddings = EmbeddingCache(encoder.encode, embedding_cache_size)
+        # Embeds a lone hybrid query while its BM25 leg runs in the caller's thread.
+        self._embedder = ThreadPoolExecutor(thread_name_prefix="semsearch-embed")
         self.rerank_model = rerank_model
         self._reranker: Reranker | None = None
         self._generation = -1
         self._vectors = VectorIndex.empty(self.dimension)
+        self._loaded = (self._vectors, self._generation)
         self._refresh()
 
     # --- state ----------------------------------------------------------------------
@@ -72,6 +98,7 @@ class Searcher:
         if store is None:
             store = Store.open_readonly(self.index_dir)
             self._local.store = store
+            limit_threads(SEARCH_THREADS)  # per thread, like the connection
         return store
 
     def _refresh(self) -> tuple[VectorIndex, int]:
@@ -82,8 +109,9 @@ class Searcher:
                 generation = store.generation()
                 if generation != self._generation:
                     self._vectors = load_vectors(store, self.index_dir, self.dimension,
-                                                 repair=False)
+                                                 repair=False, mapped=True)
                     self._generation = generation
+                    self._loaded = (self._vectors, generation)
             return self._vectors, self._generation
 
     @contextmanager
@@ -91,11 +119,13 @@ class Searcher:
         """A read transaction whose SQLite state matches the FAISS vectors in memory."""
         store = self._store()
         for _ in range(5):
-            vectors, generation = self._refresh()
             store.connection.execute("BEGIN")
+            # One tuple, replaced whole: the vectors and their generation always agree.
+            vectors, generation = self._loaded
             if store.generation() == generation:
                 break
             store.connection.execute("ROLLBACK")
+            self._refresh()  # a sync committed: load its vectors, then look again
         else:
             raise IndexCorruptError("the index kept changing while opening a snapshot")
         try:
@@ -111,14 +141,15 @@ class Searcher:
             return self._reranker
 
     def close(self) -> None:
+        self._embedder.shutdown(wait=False)
         store = getattr(self._local, "store", None)
         if store is not None:
             store.close()
 
     # --- queries --------------------------------------------------------------------
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        """Unit vectors of `texts` from the index's model."""
-        return self.encoder.encode(texts)
+        """Unit vectors of `texts` from the index's model (recent ones from memory)."""
+        return self._embeddings.embed(texts)
 
     def search(self, query: str, k: int = 10, mode: Mode | str = Mode.HYBRID,
                rerank: bool = False, filters: Filters | None = None,
@@ -148,70 +179,97 @@ class Searcher:
                      group_by: str | None = None, min_score: float | None = None,
                      rerank_candidates: int = RERANK_CANDIDATES,
                      highlight: bool = True) -> list[SearchResponse]:
-        """`search` for many queries, embedding them in one batch."""
+        """`search` for many queries, embedding them in one batch.
+
+        `timings_ms` holds each stage's time and the `total` wall time of the query (its
+        share of the batch's embedding included); a lone hybrid query is embedded while
+        its BM25 leg runs, so there `embed` overlaps `lexical`.
+        """
         mode = _check(queries, k, mode, group_by)
         filters = filters or Filters()
-        started = time.perf_counter()
-        vectors = (self.encoder.encode(queries) if mode != Mode.LEXICAL
-                   else np.zeros((len(queries), self.dimension), dtype=np.float32))
-        embed_ms = (time.perf_counter() - started) * 1000 / len(queries)
+        embedding = self._embed_queries(queries, mode)
         responses = []
-        for query, vector in zip(queries, vectors, strict=True):
-            timings = {"embed": round(embed_ms, 2)}
-            hits = self._search_one(query, vector, k, mode, rerank, filters, group_by,
-                                    min_score, rerank_candidates, timings)
+        for position, query in enumerate(queries):
+            started = time.perf_counter()
+            timings = {"embed": 0.0}  # known once the vector is (first, for reading)
+            hits = self._search_one(query, partial(embedding.row, position), k, mode, rerank,
+                                    filters, group_by, min_score, rerank_candidates, timings)
             if highlight:
-                started = time.perf_counter()
-                self._highlight(query, hits)
-                timings["highlight"] = round((time.perf_counter() - started) * 1000, 2)
-            timings["total"] = round(sum(timings.values()), 2)
+                vector = embedding.row(position) if mode != Mode.LEXICAL else None
+                lap = time.perf_counter()
+                self._highlight(query, vector, hits)
+                timings["highlight"] = round((time.perf_counter() - lap) * 1000, 2)
+            timings["embed"] = round(embedding.ms_per_query, 2)
+            elapsed = (time.perf_counter() - started) * 1000
+            timings["total"] = round(elapsed + embedding.ms_before(), 2)
             responses.append(SearchResponse(query=query, results=hits, timings_ms=timings))
         return responses
 
-    def _search_one(self, query: str, vector: NDArray[np.float32], k: int, mode: Mode,
-                    rerank: bool, filters: Filters, group_by: str | None,
+    def _embed_queries(self, queries: list[str], mode: Mode) -> QueryEmbedding:
+        if mode == Mode.LEXICAL:
+            return QueryEmbedding.ready(np.zeros((len(queries), self.dimension), np.float32))
+        if len(queries) == 1 and mode == Mode.HYBRID:
+            return QueryEmbedding(self._embedder.submit, self._embeddings.embed, queries)
+        return QueryEmbedding(call_now, self._embeddings.embed, queries)
+
+    def _search_one(self, query: str, vector: Callable[[], NDArray[np.float32]], k: int,
+                    mode: Mode, rerank: bool, filters: Filters, group_by: str | None,
                     min_score: float | None, rerank_candidates: int,
                     timings: dict[str, float]) -> list[Hit]:
         clock = _Clock(timings)
         pool = max(CANDIDATES_PER_LEG, k * 5 if group_by else k,
                    rerank_candidates if rerank else 0)
+        # At least k, so that reranking never returns fewer hits than asked for.
+        keep = max(rerank_candidates, k) if rerank else k
         with self._snapshot() as (store, vectors):
-            allowed = None if filters.is_empty() else store.filtered_chunk_ids(filters)
-            dense: dict[int, float] = {}
-            lexical: dict[int, float] = {}
-            if mode != Mode.LEXICAL and (allowed is None or len(allowed)):
-                scores, ids = vectors.search(vector[None, :], pool, allowed)
-                dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True)
-                         if i >= 0}
-            clock.lap("dense")
-            lexical_ranked: list[tuple[int, float]] = []
-            if mode != Mode.DENSE:
-                depth = LEXICAL_SCORE_DEPTH if mode == Mode.HYBRID else pool
-                lexical_ranked = lexical_search(store, query, max(depth, pool), filters)
-                lexical = dict(lexical_ranked[:pool])
-            clock.lap("lexical")
-            candidates = list(dict.fromkeys([*dense, *lexical]))
-            rows = store.chunks(candidates)
-            if len(rows) != len(candidates):
-                raise IndexCorruptError(
-                    f"chunk ids {sorted(set(candidates) - set(rows))[:5]} are in the vector "
-                    f"index but not in SQLite; rebuild with `semsearch index PATH --rebuild`")
-            if mode == Mode.HYBRID:
-                dense = _complete_dense(vectors, vector, candidates, dense)
-                lexical = _complete_lexical(lexical_ranked, candidates)
-            hits = _rank(candidates, rows, mode, dense, lexical)
+            dense, lexical = self._legs(store, vectors, query, vector, mode, filters, pool,
+                                        clock)
+            ranked = rank(mode, dense, lexical)
+            if min_score is not None and not rerank:
+                ranked = gate(ranked, dense, min_score)
+            if group_by == "document":
+                ranked = best_per_document(
+                    ranked, store.chunk_documents([c for c, _ in ranked]))
+            ranked = ranked[:keep]
+            hits = make_hits(ranked, store.chunks([c for c, _ in ranked]), mode, dense,
+                             lexical)
             clock.lap("fuse")
-        if min_score is not None and not rerank:
-            hits = [h for h in hits if _gate_score(h) >= min_score]
-        if group_by == "document":
-            hits = _best_per_document(hits)
         if rerank:
-            # At least k, so that reranking never returns fewer hits than asked for.
-            hits = self._rerank(query, hits[:max(rerank_candidates, k)])
+            hits = self._rerank(query, hits)
             if min_score is not None:
                 hits = [h for h in hits if h.score >= min_score]
             clock.lap("rerank")
         return hits[:k]
+
+    def _legs(self, store: Store, vectors: VectorIndex, query: str,
+              vector: Callable[[], NDArray[np.float32]], mode: Mode, filters: Filters,
+              pool: int, clock: "_Clock") -> tuple[dict[int, float], dict[int, float]]:
+        """(cosine, BM25) by chunk id of each leg's top `pool`; in hybrid mode both legs
+        score every candidate of either (BM25 0 where no query word matches).
+
+        BM25 runs first: it needs no query vector, which may still be on its way.
+        """
+        allowed = None if filters.is_empty() else store.filtered_chunk_ids(filters)
+        lexical: dict[int, float] = {}
+        if mode != Mode.DENSE:
+            lexical = dict(lexical_search(store, query, pool, filters))
+        clock.lap("lexical")
+        if mode == Mode.LEXICAL:
+            clock.lap("dense")
+            return {}, lexical
+        query_vector = vector()
+        clock.lap("embed_wait")
+        dense: dict[int, float] = {}
+        if allowed is None or len(allowed):
+            scores, ids = vectors.search(query_vector[None, :], pool, allowed)
+            dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True)
+                     if i >= 0}
+        clock.lap("dense")
+        if mode == Mode.HYBRID:
+            lexical.update(lexical_scores(store, query, [c for c in dense if c not in lexical]))
+            dense = complete_dense(vectors, query_vector, list(lexical), dense)
+            clock.lap("lexical")
+        return dense, lexical
 
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         scores = self.reranker.score(query, [hit.text for hit in hits])
@@ -220,10 +278,11 @@ class Searcher:
             hit.score, hit.score_kind = score, "cross-encoder"
         return sorted(hits, key=lambda hit: -hit.score)
 
-    def _highlight(self, query: str, hits: list[Hit]) -> None:
+    def _highlight(self, query: str, vector: NDArray[np.float32] | None,
+                   hits: list[Hit]) -> None:
         chunks = [(hit.text, hit.start) for hit in hits]
-        for hit, highlights in zip(hits, highlight_chunks(query, chunks, self.encoder.encode),
-                                   strict=True):
+        found = highlight_chunks(query, chunks, self._embeddings.embed, vector)
+        for hit, highlights in zip(hits, found, strict=True):
             hit.highlights = highlights
 
     # --- documents ------------------------------------------------------------------
@@ -239,13 +298,17 @@ class Searcher:
 
 
 class _Clock:
+    """Adds the time since the last lap to a stage; `embed_wait` laps are not reported."""
+
     def __init__(self, timings: dict[str, float]) -> None:
         self.timings = timings
         self.last = time.perf_counter()
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
-        self.timings[name] = round(self.timings.get(name, 0.0) + (now - self.last) * 1000, 2)
+        if not name.endswith("_wait"):
+            self.timings[name] = round(self.timings.get(name, 0.0) + (now - self.last) * 1000,
+                                       2)
         self.last = now
 
 
@@ -263,68 +326,3 @@ def _check(queries: list[str], k: int, mode: Mode | str, group_by: str | None) -
     except ValueError as error:
         raise InvalidQueryError(
             f"unknown mode {mode!r}; use one of {', '.join(m.value for m in Mode)}") from error
-
-
-def _rank(candidates: list[int], rows: dict[int, ChunkRow], mode: Mode,
-          dense: dict[int, float], lexical: dict[int, float]) -> list[Hit]:
-    if mode == Mode.HYBRID and candidates:
-        fused = convex_fusion(np.array([dense[c] for c in candidates], dtype=np.float64),
-                              np.array([lexical.get(c, 0.0) for c in candidates],
-                                       dtype=np.float64))
-        final = dict(zip(candidates, fused.tolist(), strict=True))
-        kind = "fused"
-    elif mode == Mode.DENSE:
-        final, kind = dense, "cosine"
-    else:
-        final, kind = lexical, "bm25"
-    hits = []
-    for chunk_id in sorted(candidates, key=lambda c: (-final[c], c)):
-        row = rows[chunk_id]
-        scores = {}
-        if chunk_id in dense:
-            scores["cosine"] = dense[chunk_id]
-        if mode != Mode.DENSE:
-            scores["bm25"] = lexical.get(chunk_id, 0.0)
-        if kind == "fused":
-            scores["fused"] = final[chunk_id]
-        hits.append(Hit(chunk_id=chunk_id, doc_id=row.doc_id, path=row.path, title=row.title,
-                        text=row.text, page=row.page, start=row.start, end=row.end,
-                        headings=list(row.headings), score=final[chunk_id], score_kind=kind,
-                        scores=scores))
-    return hits
-
-
-def _complete_dense(vectors: VectorIndex, query: NDArray[np.float32], candidates: list[int],
-                    dense: dict[int, float]) -> dict[int, float]:
-    """Cosine for every candidate, also those only the lexical leg found."""
-    missing = [c for c in candidates if c not in dense]
-    completed = dict(dense)
-    if missing:
-        scores = vectors.vectors(np.array(missing, dtype=np.int64)) @ query
-        completed.update(zip(missing, scores.tolist(), strict=True))
-    return completed
-
-
-def _complete_lexical(ranked: list[tuple[int, float]], candidates: list[int]) -> dict[int, float]:
-    """BM25 for every candidate from the deep lexical ranking.
-
-    A candidate absent from it matches no query word (BM25 0) when the ranking holds
-    every match; otherwise it ranks below the ranking's end and gets its lowest score.
-    """
-    scores = dict(ranked)
-    floor = 0.0 if len(ranked) < LEXICAL_SCORE_DEPTH else min(scores.values())
-    return {c: scores.get(c, floor) for c in candidates}
-
-
-def _gate_score(hit: Hit) -> float:
-    return hit.scores.get("cosine", hit.score)
-
-
-def _best_per_document(hits: list[Hit]) -> list[Hit]:
-    seen: set[int] = set()
-    kept = []
-    for hit in hits:
-        if hit.doc_id not in seen:
-            seen.add(hit.doc_id)
-            kept.append(hit)
-    return kept

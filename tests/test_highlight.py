@@ -1,12 +1,13 @@
 """Highlights: offsets that point at the exact text, and the choice of sentence."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import SEARCH_DOCS
 
-from search.highlight import best_sentences, query_terms, stem
+from search.highlight import SEMANTIC_SENTENCES, highlight_chunks, query_terms, stem
 from search.hits import Highlight, Mode
 from search.searcher import Searcher
 
@@ -81,85 +82,128 @@ def test_highlight_without_shared_words_falls_back_to_meaning(
     assert hit.highlights[0].text in hit.text
 
 
-# --- best_sentences ----------------------------------------------------------------------
+# --- highlight_chunks on its own ---------------------------------------------------------
 
 ENGLISH = "Cats sleep a lot. Dogs bark at night! Birds sing in the morning?"
 
 
+def _best(query: str, text: str, offset: int = 0,
+          embed: Callable[[list[str]], np.ndarray] | None = None,
+          query_vector: np.ndarray | None = None) -> list[Highlight]:
+    """The highlight of one chunk."""
+    (highlights,) = highlight_chunks(query, [(text, offset)], embed, query_vector)
+    return highlights
+
+
 def test_best_sentence_has_most_query_terms() -> None:
-    highlights = best_sentences(ENGLISH, 100, query_terms("why do dogs bark"))
+    highlights = _best("why do dogs bark", ENGLISH, 100)
     assert highlights == [Highlight(text="Dogs bark at night!", start=118, end=137)]
     assert ENGLISH[18:37] == "Dogs bark at night!"
 
 
 def test_more_distinct_terms_win_over_the_first_match() -> None:
     text = "The morning is cold. Birds sing in the morning sun."
-    highlights = best_sentences(text, 0, query_terms("birds singing in the morning"))
+    highlights = _best("birds singing in the morning", text)
     assert [h.text for h in highlights] == ["Birds sing in the morning sun."]
     assert highlights[0].start == text.index("Birds")
 
 
 def test_ties_go_to_the_first_sentence() -> None:
     text = "Tea is green. Tea is black."
-    assert [h.text for h in best_sentences(text, 0, {"tea"})] == ["Tea is green."]
+    assert [h.text for h in _best("tea", text)] == ["Tea is green."]
 
 
 def test_stemming_meets_other_forms() -> None:
     text = "The water boils. She brewed the leaves for three minutes."
-    highlights = best_sentences(text, 5, query_terms("brewing"))
+    highlights = _best("brewing", text, 5)
     assert [h.text for h in highlights] == ["She brewed the leaves for three minutes."]
     assert highlights[0].start == 5 + text.index("She")
+    text = "Cells were grown. Bone induction followed the implant."
+    assert _best("inductive biomaterials", text)[0].text == \
+        "Bone induction followed the implant."
 
 
-def test_no_shared_term_and_no_scorer_gives_the_first_sentence() -> None:
-    assert best_sentences(ENGLISH, 0, {"giraffe"}) == [
+def test_no_shared_term_and_no_model_gives_the_first_sentence() -> None:
+    assert _best("giraffe", ENGLISH) == [Highlight(text="Cats sleep a lot.", start=0, end=17)]
+    # A query of stop words alone has no terms at all.
+    assert _best("the of and", ENGLISH) == [
         Highlight(text="Cats sleep a lot.", start=0, end=17)]
-    assert best_sentences(ENGLISH, 0, set()) == [
-        Highlight(text="Cats sleep a lot.", start=0, end=17)]
 
 
-def test_no_shared_term_asks_the_scorer() -> None:
+def _fake_model(rows: dict[str, list[float]], seen: list[list[str]]
+                ) -> Callable[[list[str]], np.ndarray]:
+    """An `embed` that returns fixed rows by text and records each call's texts."""
+    def embed(texts: list[str]) -> np.ndarray:
+        seen.append(list(texts))
+        return np.array([rows.get(text, [0.0, 0.0]) for text in texts], dtype=np.float32)
+
+    return embed
+
+
+def test_no_shared_term_asks_the_model() -> None:
     seen: list[list[str]] = []
-
-    def scores(sentences: list[str]) -> np.ndarray:
-        seen.append(sentences)
-        return np.array([0.1, 0.2, 0.9], dtype=np.float32)
-
-    highlights = best_sentences(ENGLISH, 10, {"giraffe"}, scores)
-    assert seen == [["Cats sleep a lot.", "Dogs bark at night!", "Birds sing in the morning?"]]
+    embed = _fake_model({"giraffe": [1.0, 0.0], "Cats sleep a lot.": [0.1, 0.9],
+                         "Dogs bark at night!": [0.2, 0.8],
+                         "Birds sing in the morning?": [0.9, 0.1]}, seen)
+    highlights = _best("giraffe", ENGLISH, 10, embed)
+    assert seen == [["giraffe", "Cats sleep a lot.", "Dogs bark at night!",
+                     "Birds sing in the morning?"]]
     assert highlights == [Highlight(text="Birds sing in the morning?", start=10 + 38,
                                     end=10 + 64)]
 
 
-def test_scorer_is_not_asked_when_a_term_matches_or_one_sentence() -> None:
-    def fail(sentences: list[str]) -> np.ndarray:
-        raise AssertionError("the scorer must not be called")
+def test_a_known_query_vector_is_not_embedded_again() -> None:
+    seen: list[list[str]] = []
+    embed = _fake_model({"Dogs bark at night!": [0.0, 1.0]}, seen)
+    highlights = _best("giraffe", ENGLISH, 0, embed, np.array([0.0, 1.0], dtype=np.float32))
+    assert seen == [["Cats sleep a lot.", "Dogs bark at night!", "Birds sing in the morning?"]]
+    assert [h.text for h in highlights] == ["Dogs bark at night!"]
 
-    assert best_sentences(ENGLISH, 0, {"bird"}, fail)[0].text == "Birds sing in the morning?"
-    assert best_sentences("Just one sentence here.", 0, {"giraffe"}, fail) == [
+
+def test_model_is_not_asked_when_a_term_matches_or_one_sentence() -> None:
+    def fail(texts: list[str]) -> np.ndarray:
+        raise AssertionError("the model must not be called")
+
+    assert _best("bird", ENGLISH, 0, fail)[0].text == "Birds sing in the morning?"
+    assert _best("giraffe", "Just one sentence here.", 0, fail) == [
         Highlight(text="Just one sentence here.", start=0, end=23)]
+
+
+def test_semantic_fallback_is_bounded_and_batched() -> None:
+    # Many chunks without a query word, each of many sentences: one model call, of at
+    # most SEMANTIC_SENTENCES sentences (and the query), whatever the chunks hold.
+    text = " ".join(f"Sentence number {i} is here." for i in range(10))
+    chunks = [(text, 1000 * n) for n in range(8)]
+    seen: list[list[str]] = []
+    results = highlight_chunks("giraffe", chunks, _fake_model({}, seen))
+    assert len(seen) == 1
+    assert len(seen[0]) == 1 + SEMANTIC_SENTENCES
+    assert [len(h) for h in results] == [1] * len(chunks)
+    for (chunk, offset), (highlight,) in zip(chunks, results, strict=True):
+        assert chunk[highlight.start - offset:highlight.end - offset] == highlight.text
 
 
 def test_whitespace_is_trimmed_and_empty_text_has_no_highlight() -> None:
     text = "  \n First line here.\n\n  Second line, with cheese.  \n"
-    highlights = best_sentences(text, 0, query_terms("cheese"))
+    highlights = _best("cheese", text)
     assert [h.text for h in highlights] == ["Second line, with cheese."]
     assert text[highlights[0].start:highlights[0].end] == "Second line, with cheese."
-    assert best_sentences("", 0, {"x"}) == []
-    assert best_sentences(" \n\t ", 7, {"x"}) == []
+    assert _best("x", "") == []
+    assert _best("x", " \n\t ", 7) == []
+    assert highlight_chunks("x", []) == []
 
 
 def test_chinese_sentence_by_segmented_terms() -> None:
     text = "长城是中国古代的军事防御工程。明朝时长城被大规模重修。高铁很快。"
-    highlights = best_sentences(text, 10, query_terms("明朝重修"))
+    highlights = _best("明朝重修", text, 10)
     assert highlights == [Highlight(text="明朝时长城被大规模重修。", start=25, end=37)]
     assert text[15:27] == "明朝时长城被大规模重修。"
-    assert best_sentences(text, 0, query_terms("高铁"))[0].text == "高铁很快。"
+    assert _best("高铁", text)[0].text == "高铁很快。"
 
 
 def test_mixed_chinese_and_english() -> None:
     text = "Green tea is mild. 绿茶的冲泡方法很简单。Coffee is strong."
-    assert best_sentences(text, 0, query_terms("怎么泡绿茶"))[0].text == "绿茶的冲泡方法很简单。"
+    assert _best("怎么泡绿茶", text)[0].text == "绿茶的冲泡方法很简单。"
 
 
 def test_query_terms() -> None:
@@ -172,6 +216,7 @@ def test_query_terms() -> None:
 @pytest.mark.parametrize("word, expected", [
     ("brewing", "brew"), ("brewed", "brew"), ("boxes", "box"), ("cats", "cat"),
     ("sing", "sing"), ("bus", "bus"), ("is", "is"), ("绿茶", "绿茶"),
+    ("inductive", "induct"), ("induction", "induct"), ("properties", "proper"),
 ])
 def test_stem(word: str, expected: str) -> None:
     assert stem(word) == expected

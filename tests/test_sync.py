@@ -377,3 +377,114 @@ def test_progress_is_reported(folder: Path, index_dir: Path, encoder: Encoder) -
     assert events
     assert events[-1].files_done == events[-1].files_total == len(GOOD) + len(BAD)
     assert events[-1].chunks_encoded > 0
+
+
+# --- the parse/encode pipeline ------------------------------------------------------------
+
+def _many_files(root: Path, count: int) -> dict[str, str]:
+    """`count` small text files with distinct content, named in walking order."""
+    texts = {f"doc{i:02d}.txt": f"Document {i} talks about topic {i}. " * (1 + i % 4)
+             for i in range(count)}
+    for name, text in texts.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return texts
+
+
+@pytest.fixture
+def small_handovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny encoder groups and handovers, so that a small folder makes many of each."""
+    import indexer.sync as sync
+
+    monkeypatch.setattr(sync, "ENCODE_GROUP", 3)
+    monkeypatch.setattr(sync, "HANDOVER_FILES", 2)
+    monkeypatch.setattr(sync, "PREFETCH_DEPTH", 1)
+
+
+def test_pipeline_keeps_each_vector_with_its_chunk(
+    tmp_path: Path, index_dir: Path, encoder: Encoder, small_handovers: None
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    texts = _many_files(root, 13)
+    (root / "copy.txt").write_text(texts["doc05.txt"], encoding="utf-8")  # encoded once
+    events: list[SyncProgress] = []
+    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+                         SyncOptions(chunk_tokens=16, chunk_overlap=4), events.append)
+    assert report.added == len(texts) + 1 and not report.skipped
+    ids = _assert_consistent(index_dir, encoder)
+    with _store(index_dir) as store:
+        rows = store.connection.execute(
+            "SELECT c.id, c.text, c.embedding, d.path, c.ordinal FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
+    assert [r[0] for r in rows] == ids.tolist()
+    assert report.chunks_encoded == len(rows) - sum(1 for r in rows if r[3] == "copy.txt")
+    fresh = encoder.encode([r[1] for r in rows])
+    for (_, text, blob, path, _), vector in zip(rows, fresh, strict=True):
+        assert text in texts.get(path, texts["doc05.txt"])
+        assert float(np.frombuffer(blob, dtype=np.float32) @ vector) > 0.999, text
+    # Chunk ids follow the walking order (sorted names), and ordinals run 0, 1, 2, ...
+    by_path = _chunk_ids_by_path(index_dir)
+    first_ids = sorted(by_path, key=lambda path: by_path[path][0])
+    assert first_ids == sorted([*texts, "copy.txt"])
+    for path in by_path:
+        ordinals = [r[4] for r in rows if r[3] == path]
+        assert ordinals == list(range(len(ordinals)))
+    done = [event.files_done for event in events]
+    assert done == sorted(done) and done[-1] == events[-1].files_total == len(texts) + 1
+    assert events[-1].chunks_encoded == report.chunks_encoded
+
+
+def test_pipeline_skips_and_reports_a_bad_file_in_the_middle(
+    tmp_path: Path, index_dir: Path, encoder: Encoder, small_handovers: None
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    texts = _many_files(root, 8)
+    (root / "doc03b.pdf").write_bytes(BAD["broken.pdf"])
+    (root / "doc05b.txt").write_bytes(BAD["blob.txt"])
+    report = _sync(root, index_dir, lambda: encoder)
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert set(reasons) == {"doc03b.pdf", "doc05b.txt"}
+    assert reasons["doc03b.pdf"].startswith("corrupt PDF")
+    assert reasons["doc05b.txt"] == "binary file"
+    assert report.added == len(texts)
+    assert set(_chunk_ids_by_path(index_dir)) == set(texts)
+    _assert_consistent(index_dir, encoder)
+
+
+def test_pipeline_producer_error_propagates_and_commits_nothing(
+    folder: Path, index_dir: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch,
+    small_handovers: None
+) -> None:
+    import indexer.sync as sync
+
+    _sync(folder, index_dir, lambda: encoder)
+    before = _chunk_ids_by_path(index_dir)
+    _many_files(folder, 6)
+    real_parse = sync.parse_document
+
+    def parse(path: str, data: bytes):  # type: ignore[no-untyped-def]
+        if path == "doc04.txt":
+            raise RuntimeError("a parser bug on doc04.txt")
+        return real_parse(path, data)
+
+    monkeypatch.setattr(sync, "parse_document", parse)
+    with pytest.raises(RuntimeError, match="a parser bug on doc04.txt"):
+        _sync(folder, index_dir, lambda: encoder)
+    # The failed run committed nothing: the previous index is whole and unchanged.
+    assert _chunk_ids_by_path(index_dir) == before
+    with _store(index_dir) as store:
+        assert store.generation() == 1
+    # Fixed, the next run finishes the job.
+    monkeypatch.setattr(sync, "parse_document", real_parse)
+    report = _sync(folder, index_dir, lambda: encoder)
+    assert report.added == 6
+    _assert_consistent(index_dir, encoder)
+
+
+def test_pipeline_model_load_error_propagates(folder: Path, index_dir: Path) -> None:
+    def broken() -> Encoder:
+        raise OSError("model files missing")
+
+    with pytest.raises(OSError, match="model files missing"):
+        _sync(folder, index_dir, broken)
