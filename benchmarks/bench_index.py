@@ -26,36 +26,19 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import sqlite3
-import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
-from beir import load_corpus, print_table, write_corpus_as_files
+from bench_common import current_rss_mb, peak_rss_mb, print_table, read_chunks
 
 from indexer.encoder import load_encoder
 from indexer.settings import DEFAULT_MODEL
 from indexer.store import DB_NAME
 from indexer.sync import ENCODE_GROUP, SyncOptions, sync_folder
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
-
-
-def current_rss_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
+from search.evaluate import Dataset, load_beir, write_corpus_files
 
 
 def fresh_dir(path: Path) -> None:
@@ -67,16 +50,11 @@ def fresh_dir(path: Path) -> None:
     path.mkdir(parents=True)
 
 
-def read_chunks(index_dir: Path) -> tuple[list[str], np.ndarray]:
-    """Chunk texts and stored embeddings, in chunk id order (the order sync staged them)."""
-    connection = sqlite3.connect(f"file:{index_dir / DB_NAME}?mode=ro", uri=True)
-    try:
-        rows = connection.execute("SELECT text, embedding FROM chunks ORDER BY id").fetchall()
-    finally:
-        connection.close()
-    texts = [row[0] for row in rows]
-    vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
-    return texts, vectors
+def load_documents(dataset: Path, limit: int | None) -> Dataset:
+    """The BEIR dataset with its corpus cut to the first `limit` documents (file order)."""
+    data = load_beir(dataset)
+    data.corpus = dict(islice(data.corpus.items(), limit))
+    return data
 
 
 def main() -> None:
@@ -96,10 +74,10 @@ def main() -> None:
     out = args.out or args.work / "bench_index.json"
 
     load_start = round(os.getloadavg()[0], 2)
-    corpus = load_corpus(args.dataset)[: args.limit]
+    data = load_documents(args.dataset, args.limit)
     if docs_dir.exists():
         shutil.rmtree(docs_dir)
-    files = write_corpus_as_files(corpus, docs_dir)
+    files = write_corpus_files(data, docs_dir)
     fresh_dir(index_dir)
     print(f"{files} documents written to {docs_dir}", flush=True)
 
@@ -116,7 +94,7 @@ def main() -> None:
     peak_after_sync = peak_rss_mb()
     print(f"sync: {report.chunks_written} chunks in {sync_s:.1f} s", flush=True)
 
-    texts, stored = read_chunks(index_dir)
+    _, texts, stored = read_chunks(index_dir)
     started, cpu = time.perf_counter(), time.process_time()
     floor_vectors = encoder.model.encode(texts, batch_size=args.batch_size,
                                          normalize_embeddings=True, convert_to_numpy=True,

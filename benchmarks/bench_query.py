@@ -27,10 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-from beir import doc_id_of, evaluate, load_qrels, load_queries, percentiles, print_table
+from bench_common import percentiles, print_table
 
 from indexer.encoder import load_encoder
 from indexer.settings import DEFAULT_MODEL
+from search.evaluate import beir_doc_id, load_beir, score_run
 from search.searcher import Searcher
 
 MODES = ("dense", "lexical", "hybrid")
@@ -64,7 +65,7 @@ def run_in_process(searcher: Searcher, queries: list[tuple[str, str]], k: int
             started = time.perf_counter()
             hits = searcher.search(text, k=100, mode=mode, group_by="document").results
             times.append((time.perf_counter() - started) * 1000)
-            runs[mode][qid] = [doc_id_of(hit.path) for hit in hits]
+            runs[mode][qid] = [beir_doc_id(hit.path) for hit in hits]
         eval_latency[mode] = percentiles(times)
         print(f"{mode}: k={k} p50 {latency[mode]['p50_ms']} ms; "
               f"k=100 grouped p50 {eval_latency[mode]['p50_ms']} ms", flush=True)
@@ -159,17 +160,18 @@ def main() -> None:
     parser.add_argument("--startup-timeout", type=float, default=180.0)
     args = parser.parse_args()
 
-    texts = load_queries(args.dataset)
-    qrels = load_qrels(args.dataset, args.split)
-    queries = [(qid, texts[qid]) for qid in qrels if qid in texts][: args.n]
-    qrels = {qid: qrels[qid] for qid, _ in queries}
+    data = load_beir(args.dataset, args.split)
+    queries = list(data.queries.items())[: args.n]
+    qrels = {qid: data.qrels[qid] for qid, _ in queries}
     print(f"{len(queries)} {args.split} queries", flush=True)
 
     encoder = load_encoder(DEFAULT_MODEL, "cpu")
-    searcher = Searcher(args.index, encoder=encoder)
+    # No embedding cache: the modes run the same queries one after another, and each
+    # must pay for its own query embedding (a repeated query would skip the model).
+    searcher = Searcher(args.index, encoder=encoder, embedding_cache_size=0)
     latency, runs, eval_latency = run_in_process(searcher, queries, args.k)
     searcher.close()
-    quality = {mode: evaluate(runs[mode], qrels) for mode in MODES}
+    quality = {mode: score_run(runs[mode], qrels) for mode in MODES}
 
     if args.no_api:
         api: dict[str, object] = {"skipped": "--no-api"}

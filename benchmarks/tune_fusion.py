@@ -26,26 +26,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from beir import (
-    Qrels,
-    doc_id_of,
-    evaluate,
-    has_split,
-    load_qrels,
-    load_queries,
-    print_table,
-    tuning_half,
-)
+from bench_common import print_table
 from numpy.typing import NDArray
 
 from indexer.encoder import load_encoder
 from indexer.settings import DEFAULT_MODEL
+from search.evaluate import Qrels, beir_doc_id, load_beir, score_run
 from search.fuse import DENSE_WEIGHT, RRF_K, convex_fusion, reciprocal_rank_fusion
 from search.searcher import Searcher
 
@@ -54,11 +47,12 @@ Fuser = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]
 DEPTH = 100
 
 
-def leg_scores(searcher: Searcher, text: str, mode: str) -> dict[str, float]:
-    hits = searcher.search(text, k=DEPTH, mode=mode, group_by="document").results
+def leg_scores(searcher: Searcher, text: str, mode: str, highlight: bool) -> dict[str, float]:
+    hits = searcher.search(text, k=DEPTH, mode=mode, group_by="document",
+                           highlight=highlight).results
     scores: dict[str, float] = {}
     for hit in hits:
-        scores.setdefault(doc_id_of(hit.path), hit.score)
+        scores.setdefault(beir_doc_id(hit.path), hit.score)
     return scores
 
 
@@ -74,12 +68,13 @@ def aligned(dense: dict[str, float], lexical: dict[str, float]
     return candidates, column(dense), column(lexical)
 
 
-def collect(searcher: Searcher, texts: dict[str, str], qrels: Qrels, label: str) -> Legs:
+def collect(searcher: Searcher, texts: dict[str, str], qrels: Qrels, label: str,
+            highlight: bool) -> Legs:
     legs: Legs = {}
     started = time.perf_counter()
     for n, qid in enumerate(sorted(qrels, key=_numeric), 1):
-        legs[qid] = aligned(leg_scores(searcher, texts[qid], "dense"),
-                            leg_scores(searcher, texts[qid], "lexical"))
+        legs[qid] = aligned(leg_scores(searcher, texts[qid], "dense", highlight),
+                            leg_scores(searcher, texts[qid], "lexical", highlight))
         if n % 100 == 0 or n == len(qrels):
             print(f"  {label}: {n}/{len(qrels)} queries, {time.perf_counter() - started:.0f} s",
                   flush=True)
@@ -90,13 +85,23 @@ def _numeric(qid: str) -> tuple[int, str]:
     return (int(qid), qid) if qid.isdigit() else (1 << 62, qid)
 
 
+def tuning_half(qrels: Qrels, seed: int = 13) -> tuple[Qrels, Qrels]:
+    """A fixed, seeded split of `qrels` into (tuning half, held-out half)."""
+    qids = sorted(qrels)
+    random.Random(seed).shuffle(qids)
+    half = set(qids[: len(qids) // 2])
+    return ({q: qrels[q] for q in qids if q in half},
+            {q: qrels[q] for q in qids if q not in half})
+
+
 def score(legs: Legs, qrels: Qrels, fuse: Fuser) -> dict[str, float]:
     runs: dict[str, list[str]] = {}
     for qid, (candidates, dense, lexical) in legs.items():
         fused = fuse(dense, lexical) if candidates else np.zeros(0)
         order = np.argsort(-fused, kind="stable")[:DEPTH]
         runs[qid] = [candidates[i] for i in order]
-    return evaluate(runs, qrels)
+    # Rounded so that settings within noise tie, and the tie-break below decides.
+    return {name: round(value, 4) for name, value in score_run(runs, qrels).items()}
 
 
 def settings(weights: list[float], rrf_k: int) -> dict[str, Fuser]:
@@ -120,10 +125,12 @@ def main() -> None:
     args = parser.parse_args()
     weights = [round(w, 1) for w in np.arange(0.3, 0.8 + 1e-9, 0.1)]
 
-    texts = load_queries(args.dataset)
-    test_qrels = load_qrels(args.dataset, "test")
-    if has_split(args.dataset, "train"):
-        tune_qrels, split_note = load_qrels(args.dataset, "train"), "qrels/train.tsv"
+    test = load_beir(args.dataset, "test")
+    texts, test_qrels = dict(test.queries), test.qrels
+    if (args.dataset / "qrels" / "train.tsv").is_file():
+        train = load_beir(args.dataset, "train")
+        texts.update(train.queries)
+        tune_qrels, split_note = train.qrels, "qrels/train.tsv"
     else:
         tune_qrels, test_qrels = tuning_half(test_qrels, args.seed)
         split_note = (f"no qrels/train.tsv: tuned on a seeded half (seed {args.seed}) of the "
@@ -137,10 +144,9 @@ def main() -> None:
           f"test: {len(test_qrels)} queries", flush=True)
 
     searcher = Searcher(args.index, encoder=load_encoder(DEFAULT_MODEL, "cpu"))
-    if not args.keep_highlights:  # highlights change no score or order; they cost time
-        setattr(searcher, "_highlight", lambda query, hits: None)  # noqa: B010
-    tune_legs = collect(searcher, texts, tune_qrels, "tune")
-    test_legs = collect(searcher, texts, test_qrels, "test")
+    # Highlights change no score or order; they cost time.
+    tune_legs = collect(searcher, texts, tune_qrels, "tune", args.keep_highlights)
+    test_legs = collect(searcher, texts, test_qrels, "test", args.keep_highlights)
     searcher.close()
 
     fusers = settings(weights, args.rrf_k)
