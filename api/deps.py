@@ -1,9 +1,8 @@
-"""Dependencies: the searcher kept on app.state, and the API key check."""
-
-import hmac
+"""Dependencies: the searcher kept on app.state, and the API key checks."""
 
 from fastapi import HTTPException, Request, status
 
+from api.security import UNAUTHORIZED, auth_enabled, key_role
 from indexer.background import BackgroundSync
 from indexer.settings import Settings
 from search.searcher import Searcher
@@ -24,18 +23,34 @@ def get_sync(request: Request) -> BackgroundSync:
     return sync
 
 
-def require_api_key(request: Request) -> None:
-    """With SEMSEARCH_API_KEY set, demand `Authorization: Bearer <key>` (constant time)."""
-    expected = get_settings(request).api_key
-    if not expected:
+def require_read(request: Request) -> None:
+    """With keys configured, demand `Authorization: Bearer <key>`, an admin or read key.
+
+    The middleware in api/security.py already checks every route; this dependency also
+    serves code that runs outside it (the MCP endpoint) and marks routes in the code.
+    """
+    settings = get_settings(request)
+    if auth_enabled(settings) and key_role(request.headers.get("authorization"),
+                                           settings) is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_admin(request: Request) -> None:
+    """With keys configured, demand the admin key (SEMSEARCH_API_KEY): for routes that
+    sync, change or delete. A read key gets 403."""
+    settings = get_settings(request)
+    if not auth_enabled(settings):
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), expected.encode()
-    ):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong API key: send `Authorization: Bearer <key>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    role = key_role(request.headers.get("authorization"), settings)
+    if role is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED,
+                            headers={"WWW-Authenticate": "Bearer"})
+    if role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=(
+            "this key may only search and read; this route needs the admin key "
+            "(SEMSEARCH_API_KEY)"))
+
+
+# The name the routers and the MCP endpoint were written against: read access.
+require_api_key = require_read

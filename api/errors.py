@@ -11,8 +11,11 @@ from indexer.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
+    PathNotAllowedError,
 )
 from search.errors import InvalidQueryError, SearchError
+from search.rerank import RerankerLoadError
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +24,11 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (IndexLockedError, 409),
     (IndexMismatchError, 409),
     (IndexNotFoundError, 503),
+    (PathNotAllowedError, 403),
+    (IndexWriteError, 507),  # Insufficient Storage: disk full or a failed write
     (IndexCorruptError, 500),
     (IndexerError, 500),
+    (RerankerLoadError, 503),  # the server lacks its cross-encoder (offline, wrong path)
     (SearchError, 500),
 ]
 

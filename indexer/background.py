@@ -9,6 +9,7 @@ from pathlib import Path
 
 from indexer.encoder import Encoder
 from indexer.errors import IndexerError, IndexLockedError
+from indexer.index_dir import sync_running
 from indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,21 @@ class BackgroundSync:
         self._thread: threading.Thread | None = None
 
     def status(self) -> SyncStatus:
+        """This process's sync; `running` is also set while another process syncs."""
         with self._lock:
-            return SyncStatus(**vars(self._status))
+            status = SyncStatus(**vars(self._status))
+        status.running = status.running or sync_running(self.index_dir)
+        return status
 
     def start(self, root: Path) -> SyncStatus:
-        """Start syncing `root`; raises IndexLockedError when a sync already runs here."""
+        """Start syncing `root`.
+
+        Raises:
+            IndexLockedError: a sync already runs on this index, here or in another
+                process (another server worker, `semsearch index`).
+        """
         with self._lock:
-            if self._status.running:
+            if self._status.running or sync_running(self.index_dir):
                 raise IndexLockedError(self.index_dir)
             self._status = SyncStatus(running=True, path=str(root), started_at=time.time(),
                                       last_report=self._status.last_report)

@@ -17,8 +17,11 @@ CODE_SUFFIXES = {
     ".json", ".yaml", ".yml", ".toml",
 }
 HTML_SUFFIXES = {".html", ".htm"}
-# A .docx is a zip; refuse one that would expand past this (zip bombs).
+# A .docx is a zip; refuse one that would expand past this, or that expands this many
+# times its size past the small limit (zip bombs). Real documents compress 2-20 times.
 MAX_DOCX_EXPANDED_BYTES = 200_000_000
+MAX_DOCX_RATIO = 100
+DOCX_RATIO_FREE_BYTES = 10_000_000
 _BOMS = [
     (b"\xef\xbb\xbf", "utf-8-sig"),
     (b"\xff\xfe\x00\x00", "utf-32"),
@@ -205,6 +208,9 @@ def _parse_docx(data: bytes, name: str) -> ParsedDocument:
         raise ParseError(f"corrupt DOCX: {error}") from error
     if expanded > MAX_DOCX_EXPANDED_BYTES:
         raise ParseError(f"DOCX expands to {expanded} bytes, over the limit (zip bomb?)")
+    if expanded > DOCX_RATIO_FREE_BYTES and expanded > MAX_DOCX_RATIO * len(data):
+        raise ParseError(
+            f"DOCX expands {expanded // max(len(data), 1)} times to {expanded} bytes (zip bomb?)")
     text, title, headings = extract_docx(data)
     if not title:
         title = headings[0][2] if headings else _first_line_title(text, name)

@@ -1,12 +1,21 @@
 """The one settings object, read from `SEMSEARCH_*` environment variables at the edge."""
 
+import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from indexer.vector_policy import VectorIndexKind
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/semsearch`, else `~/.cache/semsearch`: where ONNX exports are kept."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semsearch"
 
 
 class Settings(BaseSettings):
@@ -25,7 +34,37 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=16, description="tokens per chunk, at most")
     chunk_overlap: int = Field(default=32, ge=0, description="tokens shared by neighbours")
     max_file_bytes: int = Field(default=50_000_000, ge=1)
+    vector_index: VectorIndexKind | None = Field(
+        default=None, description="auto (exact flat, approximate past a size), flat, hnsw, "
+        "ivf; None keeps the index's recorded choice (auto for a new index)")
     rerank_model: str = DEFAULT_RERANK_MODEL
-    api_key: str | None = None
+    backend: str | None = Field(
+        default=None, description="torch, onnx or onnx-int8; None: onnx on the CPU, torch on "
+        "a GPU. An existing index is always searched and synced with the backend it records.")
+    cache_dir: Path = Field(default_factory=default_cache_dir,
+                            description="exported ONNX models (semsearch/onnx/<key>)")
+    api_key: str | None = Field(default=None, description="admin key: every route")
+    read_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated keys that may search and read only")
+    roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="folders POST /index may sync, separated like PATH; "
+        "empty: only the index's own folder")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated origins allowed by CORS; empty: off")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body limit")
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("read_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item for item in value.split(os.pathsep) if item.strip()]
+        return value

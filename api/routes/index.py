@@ -4,17 +4,23 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Path as PathParameter
 
-from api.deps import get_searcher, get_sync
+from api.deps import get_searcher, get_settings, get_sync, require_admin
 from api.schemas import DocumentOut, IndexRequest, IndexStatusOut, StatsOut
 from indexer.background import BackgroundSync
+from indexer.settings import Settings
 from indexer.stats import index_stats
+from indexer.walk import printable_path, resolve_inside
 from search.searcher import Searcher
 
 router = APIRouter()
 health_router = APIRouter()
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 SyncDep = Annotated[BackgroundSync, Depends(get_sync)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# SQLite ids are positive 64-bit integers; a larger number is a 422, not an overflow.
+DocId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="a document's id")]
 
 
 @health_router.get("/health", tags=["meta"])
@@ -34,14 +40,24 @@ def _status_out(sync: BackgroundSync) -> IndexStatusOut:
     return IndexStatusOut.model_validate(values)
 
 
-@router.post("/index", response_model=IndexStatusOut, status_code=202, tags=["index"])
-def start_index(request: IndexRequest, searcher: SearcherDep, sync: SyncDep) -> IndexStatusOut:
-    """Start syncing the index's folder (or `path`) in the background; answers at once."""
+@router.post("/index", response_model=IndexStatusOut, status_code=202, tags=["index"],
+             dependencies=[Depends(require_admin)])
+def start_index(request: IndexRequest, searcher: SearcherDep, sync: SyncDep,
+                settings: SettingsDep) -> IndexStatusOut:
+    """Start syncing the index's folder (or `path`) in the background; answers at once.
+
+    `path` must lie inside SEMSEARCH_ROOTS (default: the index's own folder), else 403.
+    """
     recorded_root = str(index_stats(searcher.index_dir)["root"])
-    root = Path(request.path or recorded_root)
-    if not root.is_dir():
-        raise HTTPException(422, f"not a folder: {root}")
-    if recorded_root and root.resolve() != Path(recorded_root):
+    roots = settings.roots or ([Path(recorded_root)] if recorded_root else [])
+    root = resolve_inside(Path(request.path or recorded_root), roots)
+    try:
+        is_folder = root.is_dir()
+    except OSError:  # a name too long, a permission: no folder we can sync
+        is_folder = False
+    if not is_folder:
+        raise HTTPException(422, f"not a folder: {printable_path(str(root))}")
+    if recorded_root and root != Path(recorded_root):
         raise HTTPException(
             409, f"this index holds the folder {recorded_root}; a server syncs only that one")
     sync.start(root)
@@ -54,7 +70,7 @@ def index_status(sync: SyncDep) -> IndexStatusOut:
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut, tags=["documents"])
-def document(doc_id: int, searcher: SearcherDep) -> DocumentOut:
+def document(doc_id: DocId, searcher: SearcherDep) -> DocumentOut:
     view = searcher.document(doc_id)
     if view is None:
         raise HTTPException(404, f"no document with id {doc_id}")
