@@ -1,0 +1,25 @@
+"""POST /context: the best passages for a question, packed for a chat model."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.context_schemas import ContextOut, ContextRequest
+from api.deps import get_searcher
+from api.routes.search import to_filters
+from search.context import build_context
+from search.searcher import Searcher
+
+router = APIRouter(tags=["context"])
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+@router.post("/context", response_model=ContextOut)
+def context(request: ContextRequest, searcher: SearcherDep) -> ContextOut:
+    """Passages for `question` within `token_budget` tokens, numbered [1], [2]… with
+    their citations, and the ready-to-paste `context` string."""
+    result = build_context(
+        searcher, request.question, k=request.k, token_budget=request.token_budget,
+        mode=request.mode, rerank=request.rerank, filters=to_filters(request.filters),
+        min_score=request.min_score)
+    return ContextOut.model_validate(result.to_dict())

@@ -1,0 +1,144 @@
+"""Passages: hits of one document joined into spans of its text, duplicates folded.
+
+A chunk's text is `document_text[start:end]` exactly. Neighbouring chunks of a document
+either overlap (the chunker repeats a few sentences) or are separated by whitespace only,
+which is not stored; `join_spans` rebuilds that gap as whitespace of the same length, so
+that a joined text keeps the document's offsets: `text[i]` is document offset `start + i`.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from search.hits import DocumentView, Hit
+
+
+@dataclass(frozen=True)
+class Source:
+    """A span of one document: where a passage's text comes from."""
+
+    doc_id: int
+    path: str
+    title: str
+    page: int | None
+    start: int
+    end: int
+    score: float
+    chunk_ids: tuple[int, ...]
+
+
+@dataclass
+class Passage:
+    """Text for a reader, with where it comes from.
+
+    `source` is the span that scored best; `also_in` lists other documents that hold the
+    same text (an exact duplicate, or a passage whose text this one contains).
+    """
+
+    text: str
+    source: Source
+    headings: tuple[str, ...] = ()
+    truncated: bool = False
+    also_in: list[Source] = field(default_factory=list)
+
+
+def gap_filler(length: int) -> str:
+    """Whitespace standing in for the unstored `length` characters between two chunks."""
+    if length <= 0:
+        return ""
+    return " " if length == 1 else "\n" * length
+
+
+def join_spans(spans: Iterable[tuple[int, int, str]], origin: int) -> str:
+    """Join (start, end, text) spans sorted by start into the text from offset `origin`.
+
+    Overlaps are taken once; gaps become whitespace of their length (`gap_filler`).
+    """
+    parts: list[str] = []
+    reached = origin
+    for start, end, text in spans:
+        if end <= reached:
+            continue
+        if start > reached:
+            parts.append(gap_filler(start - reached))
+            reached = start
+        parts.append(text[reached - start:])
+        reached = end
+    return "".join(parts)
+
+
+def merge_hits(hits: Sequence[Hit], ordinals: dict[int, int]) -> list[Passage]:
+    """Merge the hits of each document that overlap or are neighbours into one passage.
+
+    Args:
+        hits: search results, best first.
+        ordinals: chunk id -> its position in its document, for the hits that may have
+            neighbours. Two hits with touching offsets merge even without it; two with
+            consecutive ordinals merge over the whitespace between them.
+
+    Returns:
+        Passages ranked by their best hit (ties keep the hits' order).
+    """
+    rank = {hit.chunk_id: position for position, hit in enumerate(hits)}
+    by_document: dict[int, list[Hit]] = {}
+    for hit in hits:
+        by_document.setdefault(hit.doc_id, []).append(hit)
+    passages = []
+    for document_hits in by_document.values():
+        for group in _runs(sorted(document_hits, key=lambda h: (h.start, h.end)), ordinals):
+            passages.append(_passage(group))
+    return sorted(passages, key=lambda p: (-p.source.score,
+                                           min(rank[c] for c in p.source.chunk_ids)))
+
+
+def _runs(hits: list[Hit], ordinals: dict[int, int]) -> list[list[Hit]]:
+    """Split one document's hits (sorted by start) into runs of overlapping neighbours."""
+    runs: list[list[Hit]] = []
+    for hit in hits:
+        if runs and _adjoins(runs[-1], hit, ordinals):
+            runs[-1].append(hit)
+        else:
+            runs.append([hit])
+    return runs
+
+
+def _adjoins(run: list[Hit], hit: Hit, ordinals: dict[int, int]) -> bool:
+    reached = max(h.end for h in run)
+    if hit.start <= reached:
+        return True
+    last = max(run, key=lambda h: h.end)
+    return (last.chunk_id in ordinals and hit.chunk_id in ordinals
+            and ordinals[hit.chunk_id] == ordinals[last.chunk_id] + 1)
+
+
+def _passage(run: list[Hit]) -> Passage:
+    first, best = run[0], max(run, key=lambda h: h.score)
+    start, end = first.start, max(h.end for h in run)
+    text = join_spans(((h.start, h.end, h.text) for h in run), start)
+    source = Source(doc_id=first.doc_id, path=first.path, title=first.title,
+                    page=first.page, start=start, end=end, score=best.score,
+                    chunk_ids=tuple(h.chunk_id for h in run))
+    return Passage(text=text, source=source, headings=tuple(first.headings))
+
+
+def fold_duplicates(passages: Sequence[Passage]) -> list[Passage]:
+    """Keep each text once: a passage whose text (whitespace aside) equals or lies
+    inside a better-ranked one's becomes a citation in that one's `also_in`."""
+    kept: list[tuple[str, Passage]] = []
+    for passage in passages:
+        key = " ".join(passage.text.split())
+        holder = next((p for k, p in kept if key in k), None)
+        if holder is None:
+            kept.append((key, passage))
+        else:
+            holder.also_in.append(passage.source)
+    return [passage for _, passage in kept]
+
+
+def document_text(view: DocumentView) -> str:
+    """The text of an indexed document rebuilt from its chunks, from offset 0.
+
+    `text[start:end]` of every chunk is its text; whitespace the chunks do not hold
+    is rebuilt as in `join_spans`.
+    """
+    spans = sorted((c.start, c.end, c.text) for c in view.chunks)
+    return join_spans(spans, 0)
