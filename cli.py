@@ -26,6 +26,7 @@ from rich.table import Table
 
 from indexer.errors import IndexerError
 from indexer.settings import Settings
+from indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Semantic search over your own documents.")
@@ -70,21 +71,32 @@ def index(
     chunk_overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbours.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Texts per encoder batch.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Re-index everything from scratch.")] = False,
+    backend: Annotated[str | None, typer.Option(help=(
+        "torch, onnx or onnx-int8 [env SEMSEARCH_BACKEND]; default: the index's own, for a "
+        "new index onnx on the CPU and torch on a GPU"))] = None,
+    vector_index: Annotated[VectorIndexKind | None, typer.Option(
+        "--vector-index", help="auto, flat, hnsw or ivf [env SEMSEARCH_VECTOR_INDEX]")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Sync a folder into the index: only new, changed and removed files cost work."""
     from indexer.encoder import load_encoder
+    from indexer.index_dir import sync_backend
     from indexer.sync import SyncOptions, sync_folder
 
     settings = _settings(index_dir=index_dir, model=model, device=device,
                          chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
-                         batch_size=batch_size)
-    options = SyncOptions(chunk_tokens=settings.chunk_tokens,
+                         batch_size=batch_size, vector_index=vector_index, backend=backend)
+    with _errors():
+        chosen = sync_backend(settings.index_dir, settings.backend, settings.device, rebuild)
+    options = SyncOptions(backend=chosen, chunk_tokens=settings.chunk_tokens,
                           chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size,
-                          max_file_bytes=settings.max_file_bytes, rebuild=rebuild)
+                          max_file_bytes=settings.max_file_bytes, rebuild=rebuild,
+                          vector_index=VectorIndexPolicy(kind=settings.vector_index)
+                          if settings.vector_index else None)
     with _errors(), _progress_bar() as on_progress:
         report = sync_folder(path, settings.index_dir, settings.model,
-                             lambda: load_encoder(settings.model, settings.device),
+                             lambda: load_encoder(settings.model, settings.device, chosen,
+                                                  settings.cache_dir),
                              options, on_progress)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
@@ -164,7 +176,7 @@ def search(
                       file_types=tuple(file_type or ()))
     with _errors():
         searcher = Searcher(settings.index_dir, device=settings.device,
-                            rerank_model=settings.rerank_model)
+                            rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
         response = searcher.search(query, k=k, mode=mode, rerank=rerank, filters=filters,
                                    group_by="document" if group_by_document else None,
                                    min_score=min_score)
@@ -199,8 +211,11 @@ def serve(
         index_stats(settings.index_dir)  # fail here, clearly, when there is no index
     # The app factory reads its settings from the environment, also in worker processes.
     os.environ["SEMSEARCH_INDEX_DIR"] = str(settings.index_dir.resolve())
+    from api.metrics import log_config
+
+    # One request line from api/metrics.py (method, route, status, ms) replaces uvicorn's.
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", log_config=log_config(), access_log=False)
 
 
 @app.command(name="eval")
@@ -214,6 +229,9 @@ def evaluate_command(
     split: Annotated[str, typer.Option(help="Which qrels file of a BEIR folder.")] = "test",
     ignore_identical_ids: Annotated[bool, typer.Option(
         help="Drop a document whose id equals the query's (BEIR convention).")] = False,
+    backend: Annotated[str | None, typer.Option(help=(
+        "Encoder backend for a BEIR corpus's index: torch, onnx or onnx-int8 "
+        "[env SEMSEARCH_BACKEND]; default: that index's own"))] = None,
     index_dir: IndexDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -223,6 +241,7 @@ def evaluate_command(
     directory (default .semsearch-eval/NAME) that later runs reuse.
     """
     from indexer.encoder import load_encoder
+    from indexer.index_dir import sync_backend
     from indexer.sync import SyncOptions, sync_folder
     from search import evaluate as ev
     from search.searcher import Searcher
@@ -231,15 +250,16 @@ def evaluate_command(
         console.print("[red]error:[/red] give either a BEIR DATASET folder or --queries FILE")
         raise typer.Exit(2)
     modes = [m.strip() for m in mode.split(",") if m.strip()]
-    settings = _settings(index_dir=index_dir)
+    settings = _settings(index_dir=index_dir, backend=backend)
     with _errors():
         if dataset is not None:
             data = ev.load_beir(dataset, split)
             work = index_dir or Path(".semsearch-eval") / dataset.resolve().name
             with console.status(f"writing {len(data.corpus)} documents…"):
                 ev.write_corpus_files(data, work / "documents")
-            encoder = load_encoder(settings.model, settings.device)
-            options = SyncOptions(chunk_tokens=settings.chunk_tokens,
+            chosen = sync_backend(work / "index", settings.backend, settings.device)
+            encoder = load_encoder(settings.model, settings.device, chosen, settings.cache_dir)
+            options = SyncOptions(backend=chosen, chunk_tokens=settings.chunk_tokens,
                                   chunk_overlap=settings.chunk_overlap,
                                   batch_size=settings.batch_size)
             with _progress_bar() as on_progress:
@@ -252,7 +272,7 @@ def evaluate_command(
             assert queries is not None
             data = ev.load_query_file(queries)
             searcher = Searcher(settings.index_dir, device=settings.device,
-                                rerank_model=settings.rerank_model)
+                                rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
             to_doc_id = _same
         results = _run_evaluation(searcher, data, modes, rerank, to_doc_id,
                                   ignore_identical_ids)
@@ -290,6 +310,267 @@ def _run_evaluation(searcher: Any, data: Any, modes: list[str], rerank: bool,
                 searcher, data, run_mode, run_rerank, to_doc_id, ignore_identical_ids,
                 on_query=partial(progress.advance, task))
     return results
+
+
+@app.command(name="mcp")
+def mcp_command(index_dir: IndexDirOption = None) -> None:
+    """Serve the index to an MCP client (a chat app) over stdin and stdout.
+
+    Tools: search, context, get_document. Over HTTP, `semsearch serve` offers the same
+    tools at /mcp.
+    """
+    from api.mcp_server import build_mcp_server
+    from search.searcher import Searcher
+
+    settings = _settings(index_dir=index_dir)
+    with _errors():  # a missing index fails here, before the client's handshake
+        searcher = Searcher(settings.index_dir, device=settings.device,
+                            rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
+    # stdout carries the protocol: everything else (logs, errors) goes to stderr.
+    build_mcp_server(lambda: searcher).run("stdio")
+
+
+# --- text tools: embed, similarity, classify (search/text_tools.py) ----------------------
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="Model name or path (env SEMSEARCH_MODEL); not with --index-dir.")]
+DeviceOption = Annotated[str | None, typer.Option(help="cuda, mps or cpu (default: best)")]
+BackendOption = Annotated[str | None, typer.Option(
+    help="torch, onnx or onnx-int8 (env SEMSEARCH_BACKEND); default: the index's own with "
+    "--index-dir, else onnx on the CPU and torch on a GPU")]
+ToolIndexDirOption = Annotated[Path | None, typer.Option(
+    "--index-dir", help="Use the model this index was built with.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    return typer.Exit(2)
+
+
+def _tool_encoder(index_dir: Path | None, model: str | None, device: str | None,
+                  backend: str | None) -> Any:
+    """The model (and backend) of `index_dir` when given, else the configured ones."""
+    from indexer.encoder import load_encoder
+    from indexer.index_dir import sync_backend
+    from indexer.stats import index_stats
+
+    if index_dir is not None and model is not None:
+        raise _fail("give --model or --index-dir (which uses the index's model), not both")
+    settings = _settings(model=model, device=device, backend=backend)
+    name, chosen = settings.model, settings.backend
+    if index_dir is not None:
+        name = str(index_stats(index_dir)["model"])
+        chosen = sync_backend(index_dir, settings.backend, settings.device)
+    return load_encoder(name, settings.device, chosen, settings.cache_dir)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"cannot read {path}: {error}") from error
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    """Lines of `a<TAB>b`, or JSON `[a, b]` / `{"a": ..., "b": ...}`."""
+    pairs = []
+    for number, line in enumerate(_read_lines(path), 1):
+        try:
+            value = json.loads(line) if line.lstrip()[:1] in "[{" else line.split("\t")
+            pair = (value["a"], value["b"]) if isinstance(value, dict) else tuple(value)
+        except (ValueError, KeyError) as error:
+            raise _fail(f"{path}:{number}: not a pair: {error}") from error
+        if len(pair) != 2 or not all(isinstance(text, str) for text in pair):
+            raise _fail(f"{path}:{number}: want `a<TAB>b`, [a, b] or {{\"a\": .., \"b\": ..}}")
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _read_examples(path: Path) -> list[tuple[str, str]]:
+    """JSONL lines of {"text": ..., "label": ...}."""
+    examples = []
+    for number, line in enumerate(_read_lines(path), 1):
+        try:
+            row = json.loads(line)
+            examples.append((str(row["text"]), str(row["label"])))
+        except (ValueError, KeyError, TypeError) as error:
+            raise _fail(f"{path}:{number}: want {{\"text\": .., \"label\": ..}}: "
+                        f"{error}") from error
+    return examples
+
+
+def _echo_json(value: object) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False))
+
+
+@app.command()
+def embed(
+    texts: Annotated[list[str], typer.Argument(help="Texts to embed.")],
+    index_dir: ToolIndexDirOption = None, model: ModelOption = None,
+    device: DeviceOption = None, backend: BackendOption = None, as_json: JsonOption = False,
+) -> None:
+    """Print the unit vectors of TEXTS (full vectors with --json)."""
+    from search import text_tools
+
+    with _errors():
+        encoder = _tool_encoder(index_dir, model, device, backend)
+        vectors = text_tools.embed(encoder, texts)
+    if as_json:
+        _echo_json({"model": encoder.model_name, "dimension": encoder.dimension,
+                    "embeddings": vectors.tolist()})
+        return
+    for text, vector in zip(texts, vectors, strict=True):
+        head = ", ".join(f"{x:.4f}" for x in vector[:4])
+        out.print(f"[{head}, …] ({len(vector)} dims)  {text[:60]}", markup=False)
+
+
+@app.command()
+def similarity(
+    texts: Annotated[list[str] | None, typer.Argument(help="A B: two texts.")] = None,
+    pairs_file: Annotated[Path | None, typer.Option(
+        help="Pairs, one a line: a<TAB>b, or JSON [a, b] or {\"a\", \"b\"}.")] = None,
+    queries_file: Annotated[Path | None, typer.Option(
+        help="Matrix form: queries, one a line (with --documents-file).")] = None,
+    documents_file: Annotated[Path | None, typer.Option(
+        help="Matrix form: documents, one a line.")] = None,
+    index_dir: ToolIndexDirOption = None, model: ModelOption = None,
+    device: DeviceOption = None, backend: BackendOption = None, as_json: JsonOption = False,
+) -> None:
+    """Cosine similarity of A and B, of each pair in a file, or of queries x documents."""
+    from search import text_tools
+
+    forms = [bool(texts), pairs_file is not None,
+             queries_file is not None or documents_file is not None]
+    if sum(forms) != 1 or (texts and len(texts) != 2) or (
+            forms[2] and (queries_file is None or documents_file is None)):
+        raise _fail("give two texts A B, or --pairs-file, or --queries-file with "
+                    "--documents-file")
+    pairs = _read_pairs(pairs_file) if pairs_file else []
+    queries = _read_lines(queries_file) if queries_file else []
+    documents = _read_lines(documents_file) if documents_file else []
+    with _errors():
+        encoder = _tool_encoder(index_dir, model, device, backend)
+        if texts:
+            scores: Any = text_tools.similarity(encoder, texts[0], texts[1])
+        elif pairs_file is not None:
+            scores = text_tools.pair_similarities(encoder, pairs).tolist()
+        else:
+            scores = text_tools.similarity_matrix(encoder, queries, documents).tolist()
+    if as_json:
+        _echo_json({"score": scores} if texts else {"scores": scores})
+    elif texts:
+        out.print(f"{scores:.4f}")
+    elif pairs_file is not None:
+        for (a, b), score in zip(pairs, scores, strict=True):
+            out.print(f"{score:.4f}  {a[:40]}  |  {b[:40]}", markup=False)
+    else:
+        table = Table("query", *(d[:20] for d in documents))
+        for query, row in zip(queries, scores, strict=True):
+            table.add_row(query[:40], *(f"{s:.3f}" for s in row))
+        out.print(table)
+
+
+@app.command()
+def classify(
+    texts: Annotated[list[str], typer.Argument(help="Texts to classify.")],
+    label: Annotated[list[str] | None, typer.Option(
+        help="Zero-shot label: NAME or NAME=DESCRIPTION (repeat).")] = None,
+    examples: Annotated[Path | None, typer.Option(
+        help="Few-shot: JSONL of {\"text\": .., \"label\": ..}.")] = None,
+    method: Annotated[str, typer.Option(help="Few-shot: auto, logistic or centroid.")] = "auto",
+    temperature: Annotated[float | None, typer.Option(
+        help="Softmax temperature of zero-shot and centroid [0.03].")] = None,
+    index_dir: ToolIndexDirOption = None, model: ModelOption = None,
+    device: DeviceOption = None, backend: BackendOption = None, as_json: JsonOption = False,
+) -> None:
+    """Label TEXTS zero-shot (--label) or from labelled examples (--examples)."""
+    from search import text_tools
+
+    if bool(label) == (examples is not None):
+        raise _fail("give --label (repeat it) or --examples FILE.jsonl, not both or neither")
+    if label and method != "auto":
+        raise _fail("--method applies to --examples only")
+    chosen_temperature = text_tools.DEFAULT_TEMPERATURE if temperature is None else temperature
+    with _errors():
+        encoder = _tool_encoder(index_dir, model, device, backend)
+        if examples is not None:
+            labelled = _read_examples(examples)
+            used = text_tools.choose_method(method, [name for _, name in labelled])
+            results = text_tools.classify_few_shot(encoder, texts, labelled, used,
+                                                   chosen_temperature)
+        else:
+            descriptions = dict(_parse_label(item) for item in label or [])
+            used = "zero-shot"
+            results = text_tools.classify_zero_shot(encoder, texts, descriptions,
+                                                    chosen_temperature)
+    if as_json:
+        _echo_json({"method": used, "results": [vars(r) for r in results]})
+        return
+    for text, result in zip(texts, results, strict=True):
+        out.print(f"{result.label}  {result.probability:.3f}  {text[:60]}", markup=False)
+
+
+def _parse_label(item: str) -> tuple[str, str]:
+    name, _, description = item.partition("=")
+    return name.strip(), description.strip() or name.strip()
+
+
+@app.command()
+def watch(
+    path: Annotated[Path, typer.Argument(help="Folder to keep indexed.", exists=True,
+                                         file_okay=False)],
+    index_dir: IndexDirOption = None,
+    debounce: Annotated[float, typer.Option(
+        min=0.05, help="Seconds without changes before a sync.")] = 1.0,
+    device: Annotated[str | None, typer.Option(help="cuda, mps or cpu (default: best)")] = None,
+) -> None:
+    """Keep the index in step with a folder: sync now, then after each burst of changes.
+
+    Ctrl-C or SIGTERM lets the running sync finish, then stops; a second one stops at once.
+    """
+    import threading
+    import time
+
+    from indexer.encoder import load_encoder
+    from indexer.errors import IndexNotFoundError
+    from indexer.stats import index_stats
+    from indexer.sync import SyncOptions
+    from indexer.watch import WatchOptions, WatchSync, stop_on_signals, summary, watch_folder
+
+    settings = _settings(index_dir=index_dir, device=device)
+    chunking = {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
+    try:  # an existing index keeps its own chunking
+        recorded = index_stats(settings.index_dir)
+        if int(str(recorded["chunk_tokens"])):
+            chunking = {key: int(str(recorded[key])) for key in chunking}
+    except IndexNotFoundError:
+        pass  # a new index takes the configured one
+    from indexer.index_dir import sync_backend
+
+    with _errors():  # an existing index keeps its own backend too
+        backend = sync_backend(settings.index_dir, settings.backend, settings.device)
+    options = SyncOptions(batch_size=settings.batch_size, backend=backend,
+                          max_file_bytes=settings.max_file_bytes, **chunking)
+    stop = threading.Event()
+
+    def say(message: str) -> None:
+        console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False, highlight=False,
+                      soft_wrap=True)
+
+    def report(done: WatchSync) -> None:
+        why = f"{len(done.changed)} change(s)" if done.changed else "start"
+        say(f"synced ({why}): {summary(done.report)}")
+        for skipped in done.report.skipped:
+            say(f"  skipped {skipped.path}: {skipped.reason}")
+
+    stop_on_signals(stop, lambda: say("stopping after the running sync "
+                                      "(press Ctrl-C again to stop at once)"))
+    say(f"watching {path.resolve()} into {settings.index_dir.resolve()}")
+    with _errors():
+        watch_folder(path, settings.index_dir, settings.model,
+                     lambda: load_encoder(settings.model, settings.device, backend,
+                                          settings.cache_dir), options, stop,
+                     WatchOptions(debounce_s=debounce), on_sync=report)
+    say("stopped")
 
 
 def main() -> None:

@@ -6,13 +6,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api.deps import require_api_key
+from api.deps import require_read
 from api.errors import install_error_handlers
-from api.routes import index, search
+from api.mcp_server import mount_mcp
+from api.metrics import install_metrics
+from api.routes import context as context_routes
+from api.routes import index, metrics, openai_compat, search, tools, web
+from api.security import install_security
 from indexer.background import BackgroundSync
 from indexer.settings import Settings
 from indexer.stats import index_stats
 from indexer.sync import SyncOptions
+from indexer.vector_policy import VectorIndexPolicy
 from search.searcher import Searcher
 
 log = logging.getLogger(__name__)
@@ -28,18 +33,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         searcher = Searcher(settings.index_dir, device=settings.device,
-                            rerank_model=settings.rerank_model)
+                            rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
         app.state.searcher = searcher
         recorded = index_stats(searcher.index_dir)
-        # Background syncs keep the chunking the index was built with.
+        # Background syncs keep the chunking and the backend the index was built with.
         app.state.sync = BackgroundSync(
             searcher.index_dir, searcher.model_name, lambda: searcher.encoder,
-            SyncOptions(chunk_tokens=int(str(recorded["chunk_tokens"])),
+            SyncOptions(backend=searcher.backend, chunk_tokens=int(str(recorded["chunk_tokens"])),
                         chunk_overlap=int(str(recorded["chunk_overlap"])),
-                        batch_size=settings.batch_size, max_file_bytes=settings.max_file_bytes),
+                        batch_size=settings.batch_size, max_file_bytes=settings.max_file_bytes,
+                        vector_index=VectorIndexPolicy(kind=settings.vector_index)
+                        if settings.vector_index else None),
         )
         log.info("serving index %s", searcher.index_dir)
-        yield
+        # The MCP endpoint's session manager lives as long as the app, inside its lifespan.
+        async with app.state.mcp.session_manager.run():
+            yield
         app.state.sync.join(timeout=0)
         searcher.close()
 
@@ -48,7 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(index.health_router)
-    protected = [Depends(require_api_key)]
+    # The page and its assets hold no data (it all comes from the routes below): no key.
+    app.include_router(web.router)
+    # Every route but /health and the page needs a key when keys are set (api/security.py);
+    # `protected` is read access, and routes that sync or delete add `require_admin`.
+    install_security(app, settings)
+    # Added last, so outermost: it also counts and logs the 401s and 413s answered above.
+    install_metrics(app)
+    protected = [Depends(require_read)]
     app.include_router(index.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
+    app.include_router(tools.router, dependencies=protected)
+    app.include_router(openai_compat.router, dependencies=protected)
+    app.include_router(metrics.router, dependencies=protected)
+    app.include_router(context_routes.router, dependencies=protected)
+    app.state.mcp = mount_mcp(app, settings)  # /mcp, behind the same API key
     return app

@@ -148,13 +148,24 @@ class IndexStatusOut(BaseModel):
     last_error: str | None
 
 
+class VectorIndexOut(BaseModel):
+    type: str = Field(description="flat (exact), hnsw or ivf (approximate)")
+    params: dict[str, int | str] = Field(description="e.g. nlist, nprobe; M, ef_search")
+    vectors: int
+    tombstones: int = Field(description="hnsw: removed vectors still in the graph")
+    requested: str = Field(description="the setting: auto, flat, hnsw or ivf")
+
+
 class StatsOut(BaseModel):
     documents: int
     chunks: int
     skipped: int
     model: str
+    backend: str = Field(description="encoder backend that built the index: torch, onnx, "
+                         "onnx-int8")
     dimension: int
     index_type: str
+    vector_index: VectorIndexOut
     chunk_tokens: int
     chunk_overlap: int
     root: str
