@@ -76,7 +76,8 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class SyncProgress:
-    """Sent to the progress callback after each examined file and each encoded group."""
+    """Sent to the progress callback, from the calling thread, as examined files come in
+    from the producer (at least every `HANDOVER_FILES`) and after each encoded group."""
 
     files_done: int
     files_total: int

@@ -53,7 +53,8 @@ def limit_threads(count: int) -> None:
     search is too small to share out: with one thread per request, concurrent requests
     use the cores without FAISS's thread teams waiting on each other. Measured, one
     query's top 100 of 12k vectors (flat) on a busy 2-core machine: p50 91 ms with two
-    threads, 1.7 ms with one.
+    threads, 1.7 ms with one. torch uses the same OpenMP runtime, so its operations in
+    the thread (a query's encode) follow the limit as well.
     """
     faiss.omp_set_num_threads(max(1, count))
 

@@ -29,9 +29,17 @@ from search.rerank import Reranker
 # Candidates each leg contributes before fusion, reranking and the cut to k.
 CANDIDATES_PER_LEG = 100
 RERANK_CANDIDATES = 30
-# OpenMP threads of one FAISS search: a single query gains nothing from more, and a
-# threaded server runs one search per request thread.
+# OpenMP threads in each thread that searches or embeds a query. One query's FAISS search
+# gains nothing from more, and a threaded server runs one search per request thread. torch
+# shares the OpenMP runtime, so a query's encode runs on one thread too: on an idle 2-core
+# machine a lone query embeds in 18 ms instead of 14 but with 18 ms of CPU instead of 29,
+# and on a busy one in 131 ms instead of 1130 (threads spinning on each other).
 SEARCH_THREADS = 1
+# Backends whose query encode runs on the searching thread's OpenMP threads (one, above):
+# a lone hybrid query is embedded on a second core while BM25 runs. ONNX Runtime spreads
+# one query over every core itself, and there BM25 would only compete with it. Measured,
+# hybrid p50 on an idle 2-core machine: torch 43 -> 34 ms, onnx 22 -> 24 ms.
+OVERLAPPED_BACKENDS = frozenset({"torch"})
 
 
 class Searcher:
@@ -84,7 +92,9 @@ class Searcher:
         self.encoder = encoder
         self._embeddings = EmbeddingCache(encoder.encode, embedding_cache_size)
         # Embeds a lone hybrid query while its BM25 leg runs in the caller's thread.
-        self._embedder = ThreadPoolExecutor(thread_name_prefix="semsearch-embed")
+        self._embedder = ThreadPoolExecutor(thread_name_prefix="semsearch-embed",
+                                            initializer=limit_threads,
+                                            initargs=(SEARCH_THREADS,))
         self.rerank_model = rerank_model
         self._reranker: Reranker | None = None
         self._generation = -1
@@ -187,6 +197,7 @@ class Searcher:
         """
         mode = _check(queries, k, mode, group_by)
         filters = filters or Filters()
+        self._store()  # this thread's connection and thread limit, before any encode
         embedding = self._embed_queries(queries, mode)
         responses = []
         for position, query in enumerate(queries):
@@ -208,7 +219,8 @@ class Searcher:
     def _embed_queries(self, queries: list[str], mode: Mode) -> QueryEmbedding:
         if mode == Mode.LEXICAL:
             return QueryEmbedding.ready(np.zeros((len(queries), self.dimension), np.float32))
-        if len(queries) == 1 and mode == Mode.HYBRID:
+        if len(queries) == 1 and mode == Mode.HYBRID and \
+                self.encoder.backend in OVERLAPPED_BACKENDS:
             return QueryEmbedding(self._embedder.submit, self._embeddings.embed, queries)
         return QueryEmbedding(call_now, self._embeddings.embed, queries)
 

@@ -417,8 +417,13 @@ function closeDocument() {
 }
 
 ui.documentClose.addEventListener("click", closeDocument);
+// The close event comes a task after the dialog closes, when the browser may already have
+// put focus back and the user moved on (Escape, then j at once): only focus that is lost
+// (on the page body, or still in the closed dialog) goes back to the opener.
 ui.dialog.addEventListener("close", () => {
-  if (documentOpener && document.contains(documentOpener)) documentOpener.focus();
+  const active = document.activeElement;
+  const lost = !active || active === document.body || ui.dialog.contains(active);
+  if (lost && documentOpener && document.contains(documentOpener)) documentOpener.focus();
 });
 // A click on the backdrop (outside the dialog's box) closes it too.
 ui.dialog.addEventListener("click", (event) => {
