@@ -5,6 +5,7 @@ The torch backend (sentence-transformers) lives here; the ONNX Runtime backends 
 """
 
 import atexit
+import copy
 import logging
 import threading
 from contextlib import nullcontext
@@ -78,6 +79,29 @@ class Encoder(Protocol):
     def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]: ...
 
 
+class PerThreadTokenizer:
+    """A private copy of a Hugging Face tokenizer for each thread that asks for one.
+
+    Such a tokenizer sets padding and truncation on itself for each call, so two threads
+    sharing one race: the chunker in the indexing pipeline's producer thread switched
+    padding off under `encode` in another, and a truncating call in one request thread
+    would cut a document another thread was chunking.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._original = tokenizer
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        tokenizer = getattr(self._local, "tokenizer", None)
+        if tokenizer is None:
+            with self._lock:  # copying reads the original's settings
+                tokenizer = copy.deepcopy(self._original)
+            self._local.tokenizer = tokenizer
+        return tokenizer
+
+
 @dataclass
 class TorchEncoder:
     """A sentence-transformers model run by torch (fp16 on CUDA)."""
@@ -88,6 +112,7 @@ class TorchEncoder:
     backend: str = "torch"
     _pool: Any = field(default=None, init=False, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _tokenizers: "PerThreadTokenizer | None" = field(default=None, init=False, repr=False)
 
     @property
     def dimension(self) -> int:
@@ -103,7 +128,10 @@ class TorchEncoder:
 
     @property
     def tokenizer(self) -> Any:
-        return self.model.tokenizer
+        """This thread's copy of the model's tokenizer (see `PerThreadTokenizer`)."""
+        if self._tokenizers is None:
+            self._tokenizers = PerThreadTokenizer(self.model.tokenizer)
+        return self._tokenizers.get()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
         """Embed `texts` as L2-normalised float32 rows (inner product is then cosine).

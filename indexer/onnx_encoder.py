@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.encoder import ModelLoadError, load_sentence_transformer
+from indexer.encoder import ModelLoadError, PerThreadTokenizer, load_sentence_transformer
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class OnnxEncoder:
         model_name: the name the index records (the user's name, not the resolved path).
         device: "cpu", or "cuda[:N]" through onnxruntime's CUDA provider.
         backend: "onnx" (fp32) or "onnx-int8" (dynamically quantised weights).
-        tokenizer: the model's Hugging Face fast tokenizer (the chunker uses its offsets).
+        tokenizer: this thread's copy of the model's Hugging Face fast tokenizer (the
+            chunker uses its offsets).
         export_dir: the cache folder the model was read from.
     """
 
@@ -79,17 +80,23 @@ class OnnxEncoder:
         if manifest is None:
             raise ModelLoadError(f"No exported model in {export_dir}; delete it to re-export.")
         self.manifest = manifest
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(export_dir / TOKENIZER_DIR)
+        tokenizer = AutoTokenizer.from_pretrained(export_dir / TOKENIZER_DIR)
+        self._tokenizers = PerThreadTokenizer(tokenizer)
         # A private copy that truncates like sentence-transformers and is never changed
         # again, so encoding from several threads is safe.
-        self._encoder_tokenizer = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
+        self._encoder_tokenizer = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
         self._encoder_tokenizer.no_padding()
         self._encoder_tokenizer.enable_truncation(max_length=self.manifest.max_seq_length)
-        self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        self._pad_id = int(tokenizer.pad_token_id or 0)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _usable_cpus()
         self.session = ort.InferenceSession(str(export_dir / MODEL_FILE), options,
                                             providers=_providers(ort, device))
+
+    @property
+    def tokenizer(self) -> Any:
+        """This thread's copy of the model's Hugging Face fast tokenizer."""
+        return self._tokenizers.get()
 
     @property
     def dimension(self) -> int:

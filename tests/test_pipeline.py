@@ -7,6 +7,7 @@ from contextlib import nullcontext
 
 import pytest
 
+from indexer.encoder import Encoder
 from indexer.pipeline import prefetch
 
 
@@ -94,3 +95,35 @@ def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="depth"):
         list(prefetch(iter([1]), depth=0))
 
+
+
+def test_chunking_in_one_thread_never_disturbs_encoding_in_another(encoder: Encoder) -> None:
+    """The producer thread tokenizes whole documents (no padding, no truncation) while the
+    encoder pads batches: each thread gets its own tokenizer, so neither sees the other's
+    settings (with a shared one, encode failed now and then on a ragged batch)."""
+    assert encoder.tokenizer is encoder.tokenizer
+    texts = ["short", "a somewhat longer text to pad the batch " * 3, "mid length one"]
+    expected = encoder.encode(texts)
+    stop = threading.Event()
+    lengths: list[int] = []
+
+    def chunk_forever() -> None:
+        long = "word " * 600
+        while not stop.is_set():
+            tokenizer = encoder.tokenizer
+            lengths.append(len(tokenizer(long, add_special_tokens=False)["input_ids"]))
+
+    other = threading.Thread(target=chunk_forever)
+    other.start()
+    try:
+        for _ in range(30):
+            assert encoder.encode(texts) == pytest.approx(expected, abs=1e-5)
+    finally:
+        stop.set()
+        other.join()
+    assert lengths and set(lengths) == {600}
+    seen: list[object] = []
+    thread = threading.Thread(target=lambda: seen.append(encoder.tokenizer))
+    thread.start()
+    thread.join()
+    assert seen[0] is not encoder.tokenizer
