@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 DB_NAME = "index.sqlite"
 
+# How FTS5 cuts the chunks' text into terms; search tokenizes queries the same way.
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+FTS_COLUMNS = ("title", "body")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -54,7 +58,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (doc_id, ordinal)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    title, body, tokenize = '{tokenizer}'
 );
 CREATE TABLE IF NOT EXISTS staged_chunks (
     content_hash TEXT NOT NULL,
@@ -72,7 +76,7 @@ CREATE TABLE IF NOT EXISTS staged_chunks (
     embedding BLOB NOT NULL,
     PRIMARY KEY (content_hash, ordinal)
 );
-"""
+""".replace("{tokenizer}", FTS_TOKENIZER)
 
 
 @dataclass(frozen=True)
@@ -423,6 +427,25 @@ class Store:
             [expression, json.dumps(chunk_ids)]).fetchall()
         return {int(row[0]): float(row[1]) for row in rows}
 
+    def fts_postings(self) -> "FtsPostings":
+        """Every term of the FTS index with where it occurs, read in one pass.
+
+        Call it inside a read transaction, so that the postings match one generation.
+        """
+        self.connection.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_instances "
+            "USING fts5vocab(main, chunks_fts, 'instance')")
+        # fts5vocab hands rows over in term order, so the grouping sorts nothing; one
+        # string per term is far cheaper to read than a Python row per occurrence.
+        rows = self.connection.execute(
+            f"SELECT term, group_concat(doc * {len(FTS_COLUMNS)} + col, ' ') "
+            "FROM temp.chunks_fts_instances GROUP BY term").fetchall()
+        terms = [row[0] for row in rows]
+        counts = np.array([row[1].count(" ") + 1 for row in rows], dtype=np.int64)
+        codes = np.array(" ".join(row[1] for row in rows).split(), dtype=np.int64)
+        return FtsPostings(terms, counts, codes // len(FTS_COLUMNS),
+                           (codes % len(FTS_COLUMNS)).astype(np.int8))
+
     def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
         """The document id of each chunk of `chunk_ids` (missing ids left out)."""
         return dict(self.connection.execute(
@@ -440,6 +463,20 @@ class Store:
     def skipped(self) -> list[tuple[str, str]]:
         return [(r[0], r[1] or "") for r in self.connection.execute(
             "SELECT path, error FROM documents WHERE status = 'skipped' ORDER BY path")]
+
+
+@dataclass(frozen=True)
+class FtsPostings:
+    """Each occurrence of each term in the FTS index, grouped by term in term order.
+
+    The occurrences of `terms[i]` are the next `counts[i]` entries of `rowids` (the chunk
+    holding it, ascending) and `columns` (index into `FTS_COLUMNS`).
+    """
+
+    terms: list[str]
+    counts: NDArray[np.int64]
+    rowids: NDArray[np.int64]
+    columns: NDArray[np.int8]
 
 
 def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:

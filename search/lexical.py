@@ -1,43 +1,82 @@
-"""BM25 over the chunks' FTS5 table, kept in the same SQLite file as the vectors."""
+"""BM25 over the chunks' FTS5 table, kept in the same SQLite file as the vectors.
+
+FTS5 scores a query on disk; a `MemoryBM25` built from its postings, when the Searcher
+holds one for the generation being read, gives the same scores in a fraction of the time.
+"""
+
+import numpy as np
+from numpy.typing import NDArray
 
 from indexer.lexical_text import STOP_WORDS, words
 from indexer.store import DocumentFilter, Store
+from search.lexical_memory import MEMORY_BM25_MAX_CHUNKS, MemoryBM25
 
 # Weights of the FTS columns (title with headings, body) in SQLite's bm25().
 COLUMN_WEIGHTS = (1.0, 1.0)
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 query that ORs the query's words (Chinese segmented), or None if it has none.
-
-    Stop words are dropped unless the query holds nothing else.
-    Each word is quoted, so FTS5 syntax in user input is taken literally.
-    """
+def query_terms(query: str) -> list[str]:
+    """The query's distinct words (Chinese segmented), stop words dropped unless the
+    query holds nothing else."""
     terms = list(dict.fromkeys(words(query)))
     content = [term for term in terms if term not in STOP_WORDS]
-    terms = content or terms  # a query of stop words alone still searches for them
-    if not terms:
-        return None
-    return " OR ".join(f'"{term}"' for term in terms)
+    return content or terms  # a query of stop words alone still searches for them
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 query that ORs the query's terms, or None if it has none.
+
+    Each term is quoted, so FTS5 syntax in user input is taken literally.
+    """
+    return _or_expression(query_terms(query))
+
+
+def _or_expression(terms: list[str]) -> str | None:
+    return " OR ".join(f'"{term}"' for term in terms) if terms else None
 
 
 def lexical_search(
-    store: Store, query: str, limit: int, document_filter: DocumentFilter
+    store: Store, query: str, limit: int, document_filter: DocumentFilter,
+    memory: MemoryBM25 | None = None, allowed: NDArray[np.int64] | None = None,
 ) -> list[tuple[int, float]]:
-    """Top `limit` (chunk id, BM25 score) pairs, best first; higher is better."""
-    expression = match_expression(query)
-    if expression is None:
+    """Top `limit` (chunk id, BM25 score) pairs, best first; higher is better.
+
+    `memory`, if given, must hold the postings of the generation `store` reads; then
+    `allowed` (the chunk ids that pass `document_filter`, None for all) restricts it.
+    """
+    terms = query_terms(query)
+    if not terms:
         return []
-    return store.bm25_search(expression, limit, document_filter, COLUMN_WEIGHTS)
+    tokens = memory.tokens(terms) if memory is not None else None
+    if memory is not None and tokens is not None:
+        return memory.search(tokens, limit, allowed)
+    return store.bm25_search(str(_or_expression(terms)), limit, document_filter,
+                             COLUMN_WEIGHTS)
 
 
-def lexical_scores(store: Store, query: str, chunk_ids: list[int]) -> dict[int, float]:
+def lexical_scores(store: Store, query: str, chunk_ids: list[int],
+                   memory: MemoryBM25 | None = None) -> dict[int, float]:
     """BM25 of each chunk of `chunk_ids` for `query`: 0 for a chunk without a query word.
 
     Hybrid search completes the lexical leg with it: the exact score of each dense
     candidate, read for those chunks alone instead of ranking thousands of matches.
     """
-    expression = match_expression(query)
-    found = store.bm25_scores(expression, chunk_ids, COLUMN_WEIGHTS) if (
-        expression is not None and chunk_ids) else {}
+    terms = query_terms(query)
+    if not terms or not chunk_ids:
+        return dict.fromkeys(chunk_ids, 0.0)
+    tokens = memory.tokens(terms) if memory is not None else None
+    if memory is not None and tokens is not None:
+        return memory.scores(tokens, chunk_ids)
+    found = store.bm25_scores(str(_or_expression(terms)), chunk_ids, COLUMN_WEIGHTS)
     return {chunk_id: found.get(chunk_id, 0.0) for chunk_id in chunk_ids}
+
+
+def build_memory_bm25(store: Store, generation: int) -> MemoryBM25 | None:
+    """The postings of `generation`, scored in advance; None if the store has moved on
+    to another generation or holds more than `MEMORY_BM25_MAX_CHUNKS` chunks."""
+    with store.transaction(write=False):
+        if store.generation() != generation or \
+                store.chunk_count() > MEMORY_BM25_MAX_CHUNKS:
+            return None
+        postings = store.fts_postings()
+    return MemoryBM25(postings, COLUMN_WEIGHTS)

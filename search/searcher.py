@@ -1,9 +1,10 @@
 """`Searcher`: answers queries from an index directory, read-only and thread-safe."""
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -21,10 +22,13 @@ from search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
 from search.errors import InvalidQueryError
 from search.highlight import highlight_chunks
 from search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
-from search.lexical import lexical_scores, lexical_search
+from search.lexical import build_memory_bm25, lexical_scores, lexical_search
+from search.lexical_memory import MemoryBM25
 from search.query_embedding import QueryEmbedding, call_now
 from search.ranking import best_per_document, complete_dense, gate, make_hits, rank
 from search.rerank import Reranker
+
+logger = logging.getLogger(__name__)
 
 # Candidates each leg contributes before fusion, reranking and the cut to k.
 CANDIDATES_PER_LEG = 100
@@ -100,6 +104,12 @@ class Searcher:
         self._generation = -1
         self._vectors = VectorIndex.empty(self.dimension)
         self._loaded = (self._vectors, self._generation)
+        # BM25 postings in memory, built in the background for each new generation; until
+        # they are ready (or for indexes too large to hold them) FTS5 scores the queries.
+        self._bm25: tuple[int, MemoryBM25] | None = None
+        self._bm25_builder = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="semsearch-bm25")
+        self._bm25_build: Future[None] | None = None
         self._refresh()
 
     # --- state ----------------------------------------------------------------------
@@ -122,11 +132,40 @@ class Searcher:
                                                  repair=False, mapped=True)
                     self._generation = generation
                     self._loaded = (self._vectors, generation)
+                    self._bm25_build = self._bm25_builder.submit(self._build_bm25, generation)
             return self._vectors, self._generation
 
+    def _build_bm25(self, generation: int) -> None:
+        if self._generation != generation:
+            return  # a newer generation came while this waited; its own build follows
+        try:
+            store = Store.open_readonly(self.index_dir)
+            try:
+                built = build_memory_bm25(store, generation)
+            finally:
+                store.close()
+        except Exception:  # the FTS5 path goes on serving; nothing is lost
+            logger.exception("Could not hold the BM25 postings in memory; FTS5 scores queries")
+            return
+        if built is not None:
+            self._bm25 = (generation, built)
+
+    def wait_for_bm25(self, timeout: float | None = None) -> bool:
+        """Wait for the in-memory BM25 of the current generation; True if it is in use
+        (False for an index above `MEMORY_BM25_MAX_CHUNKS`, or on a timeout)."""
+        build = self._bm25_build
+        if build is not None:
+            try:
+                build.result(timeout)
+            except TimeoutError:
+                return False
+        bm25 = self._bm25
+        return bm25 is not None and bm25[0] == self._generation
+
     @contextmanager
-    def _snapshot(self) -> Iterator[tuple[Store, VectorIndex]]:
-        """A read transaction whose SQLite state matches the FAISS vectors in memory."""
+    def _snapshot(self) -> Iterator[tuple[Store, VectorIndex, MemoryBM25 | None]]:
+        """A read transaction whose SQLite state matches the FAISS vectors in memory, and
+        the in-memory BM25 of that state if it is ready."""
         store = self._store()
         for _ in range(5):
             store.connection.execute("BEGIN")
@@ -138,8 +177,9 @@ class Searcher:
             self._refresh()  # a sync committed: load its vectors, then look again
         else:
             raise IndexCorruptError("the index kept changing while opening a snapshot")
+        bm25 = self._bm25
         try:
-            yield store, vectors
+            yield store, vectors, bm25[1] if bm25 is not None and bm25[0] == generation else None
         finally:
             store.connection.execute("ROLLBACK")
 
@@ -152,6 +192,7 @@ class Searcher:
 
     def close(self) -> None:
         self._embedder.shutdown(wait=False)
+        self._bm25_builder.shutdown(wait=False, cancel_futures=True)
         store = getattr(self._local, "store", None)
         if store is not None:
             store.close()
@@ -233,9 +274,9 @@ class Searcher:
                    rerank_candidates if rerank else 0)
         # At least k, so that reranking never returns fewer hits than asked for.
         keep = max(rerank_candidates, k) if rerank else k
-        with self._snapshot() as (store, vectors):
-            dense, lexical = self._legs(store, vectors, query, vector, mode, filters, pool,
-                                        clock)
+        with self._snapshot() as (store, vectors, bm25):
+            dense, lexical = self._legs(store, vectors, bm25, query, vector, mode, filters,
+                                        pool, clock)
             ranked = rank(mode, dense, lexical)
             if min_score is not None and not rerank:
                 ranked = gate(ranked, dense, min_score)
@@ -253,7 +294,7 @@ class Searcher:
             clock.lap("rerank")
         return hits[:k]
 
-    def _legs(self, store: Store, vectors: VectorIndex, query: str,
+    def _legs(self, store: Store, vectors: VectorIndex, bm25: MemoryBM25 | None, query: str,
               vector: Callable[[], NDArray[np.float32]], mode: Mode, filters: Filters,
               pool: int, clock: "_Clock") -> tuple[dict[int, float], dict[int, float]]:
         """(cosine, BM25) by chunk id of each leg's top `pool`; in hybrid mode both legs
@@ -264,7 +305,7 @@ class Searcher:
         allowed = None if filters.is_empty() else store.filtered_chunk_ids(filters)
         lexical: dict[int, float] = {}
         if mode != Mode.DENSE:
-            lexical = dict(lexical_search(store, query, pool, filters))
+            lexical = dict(lexical_search(store, query, pool, filters, bm25, allowed))
         clock.lap("lexical")
         if mode == Mode.LEXICAL:
             clock.lap("dense")
@@ -278,7 +319,8 @@ class Searcher:
                      if i >= 0}
         clock.lap("dense")
         if mode == Mode.HYBRID:
-            lexical.update(lexical_scores(store, query, [c for c in dense if c not in lexical]))
+            lexical.update(lexical_scores(store, query, [c for c in dense if c not in lexical],
+                                          bm25))
             dense = complete_dense(vectors, query_vector, list(lexical), dense)
             clock.lap("lexical")
         return dense, lexical
@@ -300,7 +342,7 @@ class Searcher:
     # --- documents ------------------------------------------------------------------
     def document(self, doc_id: int) -> DocumentView | None:
         """A document's metadata and chunks, or None when there is no such document."""
-        with self._snapshot() as (store, _):
+        with self._snapshot() as (store, _, _):
             row = store.document(doc_id)
             if row is None or row.status != "indexed":
                 return None

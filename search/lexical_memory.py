@@ -1,0 +1,149 @@
+"""BM25 from postings held in memory: the scores SQLite's bm25() gives, without SQLite.
+
+FTS5 calls its `bm25()` once per matching row; a SciFact query matches thousands of
+chunks, which makes the lexical leg cost more than the rest of a hybrid query together.
+Here the index's postings are read once per generation (from FTS5 itself, so the terms
+are exactly FTS5's), each (term, chunk) pair's share of the score is computed in advance,
+and a query adds up a few numpy slices. Queries are cut into terms by an FTS5 table of
+the same tokenizer, so stemming, case folding and diacritics agree with the index.
+
+The formula is FTS5's (`fts5_aux.c`): with N rows, n of them holding the term, a row of
+D tokens in all columns, avgdl the mean D, f the column-weighted count of the term in the
+row, k1 = 1.2 and b = 0.75, a term adds idf * f (k1 + 1) / (f + k1 (1 - b + b D / avgdl))
+where idf = ln((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive.
+"""
+
+import sqlite3
+import threading
+from collections import defaultdict
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from indexer.store import FTS_TOKENIZER, FtsPostings
+
+# The index terms of each query term, in query order.
+Tokens = tuple[tuple[str, ...], ...]
+
+K1 = 1.2
+B = 0.75
+# Indexes up to this many chunks get their postings held in memory (about 12 bytes per
+# distinct term of each chunk: ~15 MB for SciFact's 12k chunks, ~150 MB at 100k); above
+# it FTS5 scores the queries. Reading the postings takes about a second per 20k chunks.
+MEMORY_BM25_MAX_CHUNKS = 100_000
+
+
+class MemoryBM25:
+    """Immutable once built, so any number of threads may search it at once."""
+
+    def __init__(self, postings: FtsPostings, weights: tuple[float, ...]) -> None:
+        """Precompute every (term, chunk) pair's contribution to a BM25 score.
+
+        Args:
+            postings: every occurrence of every term, from `Store.fts_postings`.
+            weights: the weight of each FTS column, as passed to `bm25()`.
+        """
+        rowids, columns = postings.rowids, postings.columns
+        self.rowids = np.unique(rowids)  # each chunk's position in the score arrays
+        positions = np.searchsorted(self.rowids, rowids)
+        term_of = np.repeat(np.arange(len(postings.terms)), postings.counts)
+        # One entry per (term, chunk): where the pair changes, a new entry starts.
+        changes = np.r_[True, (np.diff(term_of) != 0) | (np.diff(positions) != 0)]
+        starts = np.flatnonzero(changes[:len(rowids)])
+        frequency = np.add.reduceat(np.asarray(weights, dtype=np.float64)[columns], starts) \
+            if len(starts) else np.zeros(0)
+        pair_term, pair_position = term_of[starts], positions[starts].astype(np.int32)
+        rows = len(self.rowids)
+        lengths = np.bincount(positions, minlength=rows).astype(np.float64)
+        average_length = float(lengths.sum()) / rows if rows else 1.0
+        held = np.bincount(pair_term, minlength=len(postings.terms)).astype(np.float64)
+        idf = np.log((rows - held + 0.5) / (held + 0.5))
+        idf[idf <= 0.0] = 1e-6
+        self.impacts = idf[pair_term] * (
+            (frequency * (K1 + 1.0))
+            / (frequency + K1 * (1 - B + B * lengths[pair_position] / average_length)))
+        self.positions = pair_position
+        self.offsets = np.r_[0, np.cumsum(held.astype(np.int64))]
+        self.term_ids = {term: i for i, term in enumerate(postings.terms)}
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.rowids)
+
+    @staticmethod
+    def tokens(terms: list[str]) -> Tokens | None:
+        """The index terms of each query term; None if one is a phrase of several, which
+        FTS5 would match by position (not held here)."""
+        tokens = fts_tokens(tuple(terms))
+        return None if any(len(found) > 1 for found in tokens) else tokens
+
+    def search(self, tokens: Tokens, limit: int,
+               allowed: NDArray[np.int64] | None = None) -> list[tuple[int, float]]:
+        """Top `limit` (chunk id, BM25) pairs of the chunks holding any of `tokens`
+        (from `tokens`), restricted to `allowed` chunk ids when given; best first, ties
+        by chunk id."""
+        scores, matched = self._scores(tokens)
+        if allowed is not None:
+            matched = matched[np.isin(self.rowids[matched], allowed)]
+        if len(matched) > limit:
+            # Keep every chunk that scores at least the limit-th best, ties at the cut too.
+            cut = np.partition(-scores[matched], limit - 1)[limit - 1]
+            matched = matched[-scores[matched] <= cut]
+        order = np.lexsort((self.rowids[matched], -scores[matched]))[:limit]
+        best = matched[order]
+        return [(int(r), float(s)) for r, s in zip(self.rowids[best], scores[best], strict=True)]
+
+    def scores(self, tokens: Tokens, chunk_ids: list[int]) -> dict[int, float]:
+        """BM25 of each chunk of `chunk_ids`: 0 for one without a query term (or unknown)."""
+        scores, _ = self._scores(tokens)
+        ids = np.asarray(chunk_ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.rowids, ids), max(len(self.rowids) - 1, 0))
+        found = (self.rowids[at] == ids) if len(self.rowids) else np.zeros(len(ids), bool)
+        values = np.where(found, scores[at] if len(self.rowids) else 0.0, 0.0)
+        return {int(i): float(v) for i, v in zip(ids, values, strict=True)}
+
+    def _scores(self, tokens: Tokens) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """Every chunk's score (in position order) and the positions that hold a term."""
+        scores = np.zeros(len(self.rowids), dtype=np.float64)
+        hit = np.zeros(len(self.rowids), dtype=bool)
+        for found in tokens:  # in query order, the order FTS5 sums them in
+            term = self.term_ids.get(found[0]) if found else None
+            if term is None:
+                continue
+            span = slice(self.offsets[term], self.offsets[term + 1])
+            scores[self.positions[span]] += self.impacts[span]
+            hit[self.positions[span]] = True
+        return scores, np.flatnonzero(hit)
+
+
+_local = threading.local()
+
+
+@lru_cache(maxsize=4096)
+def fts_tokens(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The index terms of each query term, cut by an in-memory FTS5 table of the index's
+    tokenizer: whatever it does to a word (Porter stems, case, diacritics) is what the
+    index did to the documents. One SQLite connection per thread."""
+    connection = _connection()
+    with connection:
+        connection.execute("DELETE FROM query")
+        connection.executemany("INSERT INTO query (rowid, body) VALUES (?, ?)",
+                               list(enumerate(terms)))
+        rows = connection.execute("SELECT doc, offset, term FROM query_instances").fetchall()
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for doc, offset, term in rows:
+        found[doc].append((offset, term))
+    return tuple(tuple(term for _, term in sorted(found[i])) for i in range(len(terms)))
+
+
+def _connection() -> sqlite3.Connection:
+    connection: sqlite3.Connection | None = getattr(_local, "connection", None)
+    if connection is None:
+        connection = sqlite3.connect(":memory:")
+        connection.execute(
+            f"CREATE VIRTUAL TABLE query USING fts5 (body, tokenize = '{FTS_TOKENIZER}')")
+        connection.execute(
+            "CREATE VIRTUAL TABLE query_instances USING fts5vocab(query, 'instance')")
+        _local.connection = connection
+    return connection

@@ -1,0 +1,186 @@
+"""search.lexical_memory: BM25 from postings in memory equals FTS5's bm25(), on a real index."""
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexer.encoder import DEFAULT_MODEL, Encoder
+from indexer.store import Store
+from indexer.sync import SyncOptions, sync_folder
+from search import lexical
+from search import searcher as searcher_module
+from search.hits import Filters
+from search.lexical import build_memory_bm25, lexical_scores, lexical_search
+from search.lexical_memory import MemoryBM25, fts_tokens
+from search.searcher import Searcher
+from tests.conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
+
+QUERIES = [
+    "printing press", "presses PRINTED printing", "Gutenbérg MAINZ", "zorblax enzyme",
+    "rose tomato stems", "sourdough bread starter", "绿茶 冲泡", "长城的历史", "to be or not",
+    "what is the", "nothingmatchesthis", "a b c", "press press press", "fibonacci number",
+]
+
+
+@pytest.fixture
+def store(search_index: tuple[Path, Path]) -> Iterator[Store]:
+    opened = Store.open_readonly(search_index[1])
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def memory(store: Store) -> MemoryBM25:
+    with store.transaction(write=False):
+        generation = store.generation()
+    built = build_memory_bm25(store, generation)
+    assert built is not None
+    return built
+
+
+def _fts(store: Store, query: str, limit: int, filters: Filters | None = None) -> list:
+    return lexical_search(store, query, limit, filters or Filters())
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_memory_bm25_gives_fts5s_scores_in_fts5s_order(store: Store, memory: MemoryBM25,
+                                                       query: str) -> None:
+    expected = _fts(store, query, 1000)
+    found = lexical_search(store, query, 1000, Filters(), memory)
+    assert [chunk for chunk, _ in found] == [chunk for chunk, _ in expected]
+    assert [score for _, score in found] == pytest.approx([s for _, s in expected], rel=1e-12)
+    if query not in ("nothingmatchesthis",):
+        assert found, query
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_memory_bm25_cuts_at_the_limit_like_fts5(store: Store, memory: MemoryBM25,
+                                                 limit: int) -> None:
+    full = lexical_search(store, "printing press rose tomato stems", 1000, Filters(), memory)
+    assert len(full) > 5, full
+    assert lexical_search(store, "printing press rose tomato stems", limit, Filters(), memory) == \
+        full[:limit]
+    assert [c for c, _ in _fts(store, "printing press rose tomato stems", limit)] == \
+        [c for c, _ in full[:limit]]
+
+
+@pytest.mark.parametrize("filters", [Filters(path_prefix="history/"),
+                                     Filters(file_types=("txt",)),
+                                     Filters(path_prefix="nowhere/")])
+def test_memory_bm25_keeps_to_the_allowed_chunks(store: Store, memory: MemoryBM25,
+                                                 filters: Filters) -> None:
+    allowed = store.filtered_chunk_ids(filters)
+    query = "printing press rose stems zorblax"
+    found = lexical_search(store, query, 100, filters, memory, allowed)
+    expected = _fts(store, query, 100, filters)
+    assert [c for c, _ in found] == [c for c, _ in expected]
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-12)
+
+
+def test_memory_bm25_scores_given_chunks_like_fts5(store: Store, memory: MemoryBM25) -> None:
+    ids = [int(i) for i in store.chunk_ids()] + [10**9]  # and one that does not exist
+    query = "printing press zorblax"
+    found = lexical_scores(store, query, ids, memory)
+    assert found == pytest.approx(lexical_scores(store, query, ids), rel=1e-12)
+    assert found[10**9] == 0.0
+    assert sum(score > 0 for score in found.values()) >= 3
+
+
+def test_terms_are_cut_by_the_index_tokenizer() -> None:
+    assert fts_tokens(("presses", "Gutenbérg", "MAINZ")) == (("press",), ("gutenberg",),
+                                                             ("mainz",))
+    assert fts_tokens(("a_b", "?")) == (("a", "b"), ())
+
+
+def test_a_term_of_several_tokens_is_left_to_fts5(store: Store, memory: MemoryBM25) -> None:
+    """FTS5 matches `a_b` as a phrase (by position), which memory does not hold."""
+    assert memory.tokens(["zorblax", "a_b"]) is None
+    assert lexical_search(store, "zorblax a_b", 10, Filters(), memory) == \
+        _fts(store, "zorblax a_b", 10)
+
+
+def test_an_empty_index_holds_empty_postings(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, create=True)
+    try:
+        with store.transaction(write=False):
+            generation = store.generation()
+        memory = build_memory_bm25(store, generation)
+        assert memory is not None and memory.chunk_count == 0
+        assert lexical_search(store, "anything", 10, Filters(), memory) == []
+        assert lexical_scores(store, "anything", [1, 2], memory) == {1: 0.0, 2: 0.0}
+    finally:
+        store.close()
+
+
+def test_a_moved_on_or_large_store_gets_no_memory_bm25(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    with store.transaction(write=False):
+        generation = store.generation()
+    assert build_memory_bm25(store, generation + 1) is None
+    monkeypatch.setattr(lexical, "MEMORY_BM25_MAX_CHUNKS", store.chunk_count() - 1)
+    assert build_memory_bm25(store, generation) is None
+
+
+def test_searcher_uses_memory_bm25_and_answers_as_with_fts5(
+        search_index: tuple[Path, Path], encoder: Encoder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with_memory = Searcher(search_index[1], encoder=encoder)
+    assert with_memory.wait_for_bm25(60)
+    monkeypatch.setattr(lexical, "MEMORY_BM25_MAX_CHUNKS", 0)
+    without = Searcher(search_index[1], encoder=encoder)
+    try:
+        assert not without.wait_for_bm25(60)
+        for query in QUERIES:
+            for mode in ("lexical", "hybrid"):
+                a = with_memory.search(query, k=5, mode=mode, highlight=False).results
+                b = without.search(query, k=5, mode=mode, highlight=False).results
+                assert [h.chunk_id for h in a] == [h.chunk_id for h in b], (query, mode)
+                assert [h.scores for h in a] == [h.scores for h in b]
+    finally:
+        with_memory.close()
+        without.close()
+
+
+def test_searcher_rebuilds_memory_bm25_for_each_generation(tmp_path: Path,
+                                                           encoder: Encoder) -> None:
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    search_write_docs(root, {"cooking/bread.md": SEARCH_DOCS["cooking/bread.md"]})
+    options = SyncOptions(**SEARCH_SYNC_OPTIONS_KW)
+    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+    searcher = Searcher(index_dir, encoder=encoder)
+    try:
+        assert searcher.wait_for_bm25(60)
+        assert searcher.search("zorblax", k=5, mode="lexical").results == []
+        search_write_docs(root, {"biology/zorblax.txt": SEARCH_DOCS["biology/zorblax.txt"]})
+        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+        # The first search after the sync is answered (by FTS5 or memory) for the new
+        # generation; then the new postings are held in memory.
+        assert [h.path for h in searcher.search("zorblax", k=5, mode="lexical").results] == \
+            ["biology/zorblax.txt"]
+        assert searcher.wait_for_bm25(60)
+        found = searcher.search("zorblax", k=5, mode="lexical", highlight=False)
+        assert [h.path for h in found.results] == ["biology/zorblax.txt"]
+    finally:
+        searcher.close()
+
+
+def test_a_failed_memory_build_is_logged_and_fts5_answers(
+        search_index: tuple[Path, Path], encoder: Encoder, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def broken(store: Store, generation: int) -> MemoryBM25:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(searcher_module, "build_memory_bm25", broken)
+    with caplog.at_level(logging.ERROR):
+        searcher = Searcher(search_index[1], encoder=encoder)
+        try:
+            assert not searcher.wait_for_bm25(60)
+            hits = searcher.search("zorblax enzyme", k=3, mode="lexical").results
+            assert hits[0].path == "biology/zorblax.txt"
+        finally:
+            searcher.close()
+    assert "FTS5 scores queries" in caplog.text
