@@ -18,12 +18,18 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCE_END = re.compile(r"[.!?;:][\"'’”)\]]*\s+|[。！？；]+[”’」』）)]*\s*|\n\s*")
 
 
+def sentence_cuts(text: str) -> list[int]:
+    """Where the sentences of `text` begin, and its end: sentence i is cuts[i]:cuts[i + 1],
+    whitespace included (`trim` takes it off; a blank one trims to None)."""
+    return sorted({0, len(text), *(m.end() for m in _SENTENCE_END.finditer(text))})
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Return the (start, end) spans of the sentences of `text`, whitespace trimmed."""
-    cuts = sorted({0, len(text), *(m.end() for m in _SENTENCE_END.finditer(text))})
+    cuts = sentence_cuts(text)
     spans = []
     for start, end in zip(cuts, cuts[1:], strict=False):
-        trimmed = _trim(text, start, end)
+        trimmed = trim(text, start, end)
         if trimmed is not None:
             spans.append(trimmed)
     return spans
@@ -60,7 +66,7 @@ def chunk_document(
     chunks: list[Chunk] = []
     for unit_from, unit_to in spans:
         raw_start, raw_end = units[unit_from][0], units[unit_to - 1][1]
-        trimmed = _trim(text, raw_start, raw_end)
+        trimmed = trim(text, raw_start, raw_end)
         if trimmed is None:
             continue
         start, end = trimmed
@@ -158,7 +164,7 @@ def _overlap_start(
     return start
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+def trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():

@@ -31,9 +31,14 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba
 
 
+def has_chinese(text: str) -> bool:
+    """Whether `segment` would change `text`."""
+    return not text.isascii() and _CJK_RUN.search(text) is not None
+
+
 def segment(text: str) -> str:
     """Return `text` with every run of Chinese characters split into space-separated words."""
-    if not _CJK_RUN.search(text):
+    if not has_chinese(text):
         return text
     jieba = _jieba()
     return _CJK_RUN.sub(lambda m: " " + " ".join(jieba.cut_for_search(m.group(0))) + " ", text)

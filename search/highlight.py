@@ -1,13 +1,15 @@
 """The sentences of a chunk that best answer the query."""
 
+import re
+from bisect import bisect_right
 from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.chunk import split_sentences
-from indexer.lexical_text import STOP_WORDS, words
+from indexer.chunk import sentence_cuts, split_sentences, trim
+from indexer.lexical_text import STOP_WORDS, has_chinese, words
 from search.hits import Highlight
 
 # Of the chunks that share no word with the query, this many get the semantic fallback;
@@ -20,6 +22,8 @@ SEMANTIC_SENTENCES = 8
 # `property` meets `properties` as BM25's Porter stemmer lets them: fewer hits that BM25
 # found by a word end up with no shared word here (and in the costly fallback).
 STEM_LENGTH = 6
+_WORD_CHAR = re.compile(r"\w")
+_WORD_REST = re.compile(r"\w*")
 
 
 @lru_cache(maxsize=65_536)
@@ -65,15 +69,13 @@ def highlight_chunks(
     fallback: list[tuple[int, list[tuple[int, int]]]] = []
     budget = SEMANTIC_SENTENCES if embed is not None else 0
     for position, (text, _) in enumerate(chunks):
-        spans = split_sentences(text)
-        if not spans:
-            chosen.append(None)
+        sentence = _best_sentence(text, terms)
+        if sentence is not None:
+            chosen.append(sentence)
             continue
-        overlaps = [len(terms.intersection(map(stem, words(text[s:e])))) for s, e in spans]
-        best = int(np.argmax(overlaps))
-        chosen.append(spans[best])
-        if overlaps[best] == 0 and len(spans) > 1 and budget > 0 and \
-                len(fallback) < SEMANTIC_HIGHLIGHTS:
+        spans = split_sentences(text)  # no sentence holds a query term
+        chosen.append(spans[0] if spans else None)
+        if len(spans) > 1 and budget > 0 and len(fallback) < SEMANTIC_HIGHLIGHTS:
             fallback.append((position, spans[:budget]))
             budget -= len(fallback[-1][1])
     if fallback and embed is not None:
@@ -88,6 +90,38 @@ def highlight_chunks(
         highlights.append([Highlight(text=text[start:end], start=document_offset + start,
                                      end=document_offset + end)])
     return highlights
+
+
+def _best_sentence(text: str, terms: set[str]) -> tuple[int, int] | None:
+    """The span of the sentence of `text` with the most distinct query terms (the first
+    of equals), or None when none holds one."""
+    if not terms:
+        return None
+    lowered = text.lower()
+    if has_chinese(text) or len(lowered) != len(text):
+        # Words cut by jieba sentence by sentence, or lower-casing that moves offsets.
+        spans = split_sentences(text)
+        overlaps = [len(terms.intersection(map(stem, words(text[s:e])))) for s, e in spans]
+        best = int(np.argmax(overlaps)) if spans else 0
+        return spans[best] if spans and overlaps[best] else None
+    # A stem is a prefix of its word, so only the words that begin with a query stem
+    # (found by str.find, which is fast) are stemmed. Sentences end at whitespace, so no
+    # word crosses from one into the next.
+    cuts: list[int] | None = None
+    found: dict[int, set[str]] = {}
+    for term in terms:
+        at = lowered.find(term)
+        while at >= 0:
+            if at == 0 or not _WORD_CHAR.match(lowered, at - 1):
+                end = _WORD_REST.match(lowered, at).end()  # type: ignore[union-attr]
+                if stem(lowered[at:end]) == term:
+                    cuts = cuts or sentence_cuts(text)
+                    found.setdefault(bisect_right(cuts, at) - 1, set()).add(term)
+            at = lowered.find(term, at + 1)
+    if not found or cuts is None:
+        return None
+    best = min(found, key=lambda sentence: (-len(found[sentence]), sentence))
+    return trim(text, cuts[best], cuts[best + 1])
 
 
 def _closest_sentences(
