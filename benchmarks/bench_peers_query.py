@@ -212,6 +212,13 @@ def main() -> None:
                 in inspect.signature(Searcher).parameters else {})
     searcher = Searcher(args.index, **no_cache)
     searcher_load_s = time.perf_counter() - started
+    # As a server does after it starts: BM25's postings are read into memory in the
+    # background; until then FTS5 scores the lexical leg (same scores, slower).
+    bm25_in_memory = searcher.wait_for_bm25(600)
+    bm25_ready_s = time.perf_counter() - started
+    print(f"Searcher open in {searcher_load_s:.1f} s, BM25 "
+          f"{'in memory' if bm25_in_memory else 'by FTS5'} after {bm25_ready_s:.1f} s",
+          flush=True)
     model = SentenceTransformer(resolve_model_path(searcher.model_name),
                                 device=searcher.encoder.device)
 
@@ -269,6 +276,8 @@ def main() -> None:
               "queries": len(queries), "k": args.k, "chunks": len(ids),
               "semsearch_backend": getattr(searcher.encoder, "backend", "torch"),
               "searcher_open_s": round(searcher_load_s, 2),
+              "bm25": "memory" if bm25_in_memory else "fts5",
+              "bm25_ready_s": round(bm25_ready_s, 2),
               "semsearch_embedding_cache": "off" if no_cache else "none in this version",
               "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
               "loadavg_1m": round(os.getloadavg()[0], 2), "txtai": txtai_info,

@@ -8,9 +8,12 @@ never point at another chunk.
 import json
 import logging
 import sqlite3
+import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -483,3 +486,35 @@ def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
     return ChunkRow(id=row[0], doc_id=row[1], path=row[2], title=row[3], format=row[4],
                     mtime=row[5], ordinal=row[6], text=row[7], start=row[8], end=row[9],
                     page=row[10], headings=tuple(json.loads(row[11])))
+
+
+_tokenizer_connections = threading.local()
+
+
+@lru_cache(maxsize=4096)
+def fts_tokens(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The index terms of each query term, cut by an in-memory FTS5 table of the index's
+    tokenizer: whatever it does to a word (Porter stems, case, diacritics) is what the
+    index did to the documents. One SQLite connection per thread."""
+    connection = _tokenizer_connection()
+    with connection:
+        connection.execute("DELETE FROM query")
+        connection.executemany("INSERT INTO query (rowid, body) VALUES (?, ?)",
+                               list(enumerate(terms)))
+        rows = connection.execute("SELECT doc, offset, term FROM query_instances").fetchall()
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for doc, offset, term in rows:
+        found[doc].append((offset, term))
+    return tuple(tuple(term for _, term in sorted(found[i])) for i in range(len(terms)))
+
+
+def _tokenizer_connection() -> sqlite3.Connection:
+    connection: sqlite3.Connection | None = getattr(_tokenizer_connections, "connection", None)
+    if connection is None:
+        connection = sqlite3.connect(":memory:")
+        connection.execute(
+            f"CREATE VIRTUAL TABLE query USING fts5 (body, tokenize = '{FTS_TOKENIZER}')")
+        connection.execute(
+            "CREATE VIRTUAL TABLE query_instances USING fts5vocab(query, 'instance')")
+        _tokenizer_connections.connection = connection
+    return connection

@@ -13,15 +13,10 @@ row, k1 = 1.2 and b = 0.75, a term adds idf * f (k1 + 1) / (f + k1 (1 - b + b D 
 where idf = ln((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive.
 """
 
-import sqlite3
-import threading
-from collections import defaultdict
-from functools import lru_cache
-
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.store import FTS_TOKENIZER, FtsPostings
+from indexer.store import FtsPostings, fts_tokens
 
 # The index terms of each query term, in query order.
 Tokens = tuple[tuple[str, ...], ...]
@@ -115,35 +110,3 @@ class MemoryBM25:
             scores[self.positions[span]] += self.impacts[span]
             hit[self.positions[span]] = True
         return scores, np.flatnonzero(hit)
-
-
-_local = threading.local()
-
-
-@lru_cache(maxsize=4096)
-def fts_tokens(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """The index terms of each query term, cut by an in-memory FTS5 table of the index's
-    tokenizer: whatever it does to a word (Porter stems, case, diacritics) is what the
-    index did to the documents. One SQLite connection per thread."""
-    connection = _connection()
-    with connection:
-        connection.execute("DELETE FROM query")
-        connection.executemany("INSERT INTO query (rowid, body) VALUES (?, ?)",
-                               list(enumerate(terms)))
-        rows = connection.execute("SELECT doc, offset, term FROM query_instances").fetchall()
-    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for doc, offset, term in rows:
-        found[doc].append((offset, term))
-    return tuple(tuple(term for _, term in sorted(found[i])) for i in range(len(terms)))
-
-
-def _connection() -> sqlite3.Connection:
-    connection: sqlite3.Connection | None = getattr(_local, "connection", None)
-    if connection is None:
-        connection = sqlite3.connect(":memory:")
-        connection.execute(
-            f"CREATE VIRTUAL TABLE query USING fts5 (body, tokenize = '{FTS_TOKENIZER}')")
-        connection.execute(
-            "CREATE VIRTUAL TABLE query_instances USING fts5vocab(query, 'instance')")
-        _local.connection = connection
-    return connection

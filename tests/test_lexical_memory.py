@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from indexer.encoder import DEFAULT_MODEL, Encoder
-from indexer.store import Store
+from indexer.store import Store, fts_tokens
 from indexer.sync import SyncOptions, sync_folder
 from search import lexical
 from search import searcher as searcher_module
 from search.hits import Filters
 from search.lexical import build_memory_bm25, lexical_scores, lexical_search
-from search.lexical_memory import MemoryBM25, fts_tokens
+from search.lexical_memory import MemoryBM25
 from search.searcher import Searcher
 from tests.conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
