@@ -23,9 +23,11 @@ def free_port() -> int:
 def start_server(index_dir: Path, env: dict[str, str] | None = None,
                  workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     """Start `semsearch serve` over `index_dir`; return (process, base URL) once /health
-    answers. `env` adds SEMSEARCH_* variables; those of the calling process are dropped."""
+    answers. `env` adds SEMSEARCH_* variables; those of the calling process are dropped,
+    but for the session's ONNX export folder (SEMSEARCH_CACHE_DIR)."""
     port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
+    child_env = {k: v for k, v in os.environ.items()
+                 if not k.startswith("SEMSEARCH_") or k == "SEMSEARCH_CACHE_DIR"}
     child_env.update(SEMSEARCH_INDEX_DIR=str(index_dir), TOKENIZERS_PARALLELISM="false",
                      PYTHONPATH=str(REPO), **(env or {}))
     # A file, not a pipe: a pipe nobody reads would stall a server that logs a lot.

@@ -1,9 +1,5 @@
 """End to end: a real uvicorn server on a free port, queried over HTTP with httpx."""
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +11,8 @@ import pytest
 from indexer.encoder import Encoder
 from indexer.settings import DEFAULT_MODEL
 from indexer.sync import SyncOptions, sync_folder
+from tests.live_server import start_server, stop_server
 
-REPO = Path(__file__).resolve().parents[1]
 API_KEY = "test-key-123"
 
 DOCS = {
@@ -28,36 +24,6 @@ DOCS = {
     "to look for signs of ancient microbial life.",
     "notes/zh.md": "# 长城\n\n长城是中国古代修建的军事防御工程，明朝时期大规模重修。",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_server(index_dir: Path, api_key: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "SEMSEARCH_INDEX_DIR": str(index_dir)}
-    env.pop("SEMSEARCH_API_KEY", None)
-    if api_key:
-        env["SEMSEARCH_API_KEY"] = api_key
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import cli; cli.main()", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode() if process.stderr else "died")
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("server did not start")
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +39,9 @@ def api_folder(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> tu
 
 @pytest.fixture(scope="module")
 def server(api_folder: tuple[Path, Path]) -> Iterator[str]:
-    process, base = _start_server(api_folder[1], API_KEY)
+    process, base = start_server(api_folder[1], {"SEMSEARCH_API_KEY": API_KEY})
     yield base
-    process.terminate()
-    process.wait(timeout=30)
+    stop_server(process)
 
 
 def _client(base: str, key: str | None = API_KEY) -> httpx.Client:
@@ -170,7 +135,7 @@ def test_filters_over_http(server: str) -> None:
 
 def test_background_sync_while_searching(api_folder: tuple[Path, Path]) -> None:
     root, index_dir = api_folder
-    process, base = _start_server(index_dir, None)
+    process, base = start_server(index_dir)
     errors: list[str] = []
     stop = threading.Event()
 
@@ -206,6 +171,5 @@ def test_background_sync_while_searching(api_folder: tuple[Path, Path]) -> None:
         assert client.get("/stats").json()["documents"] == len(DOCS) + 1
     finally:
         stop.set()
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
         (root / "notes" / "tea.md").unlink(missing_ok=True)
