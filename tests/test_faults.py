@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import torch
 from live_server import start_server, stop_server
 from typer.testing import CliRunner
 
@@ -41,6 +39,7 @@ from indexer.sync import SyncOptions, SyncReport, sync_folder
 from indexer.vector_index import VectorIndex
 from indexer.walk import CHANGED_WHILE_READING
 from search.searcher import Searcher
+from tests.forked import run_forked
 
 OPTIONS = SyncOptions(chunk_tokens=24, chunk_overlap=0)
 SEED = 20240607
@@ -227,25 +226,17 @@ def _count_events(events: _Events) -> None:
 def _sync_in_child(root: Path, index_dir: Path, encoder: Encoder, kill_at: int | None,
                    record: Path) -> int:
     """Sync in a forked child; return its exit code (-9 when it killed itself)."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            torch.set_num_threads(1)  # the parent's OpenMP threads do not survive a fork
-            events = _Events(kill_at)
-            _count_events(events)
-            sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS,
-                        on_progress=lambda _: events.tick())
-            # The commit that swaps the new state in is the last one before the FAISS write.
-            main_commit = max(c for c in events.commits if c < events.faiss_writes[-1])
-            record.write_text(f"{events.count} {main_commit} {events.faiss_writes[-1]}")
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    def body() -> int:
+        events = _Events(kill_at)
+        _count_events(events)
+        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS,
+                    on_progress=lambda _: events.tick())
+        # The commit that swaps the new state in is the last one before the FAISS write.
+        main_commit = max(c for c in events.commits if c < events.faiss_writes[-1])
+        record.write_text(f"{events.count} {main_commit} {events.faiss_writes[-1]}")
+        return 0
+
+    return run_forked(body)
 
 
 def _kill_points(total: int, main_commit: int, faiss_write: int) -> list[int]:
@@ -453,25 +444,20 @@ def test_real_write_error_from_a_file_size_limit(
         (root / f"more/m{i:02d}.md").parent.mkdir(exist_ok=True)
         (root / f"more/m{i:02d}.md").write_text(_revision(100 + i), encoding="utf-8")
     message = tmp_path / "message.txt"
-    pid = os.fork()
-    if pid == 0:
-        code = 1
+
+    def body() -> int:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, resource.RLIM_INFINITY))
         try:
-            torch.set_num_threads(1)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
-            resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, resource.RLIM_INFINITY))
             sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
         except IndexWriteError as error:
             resource.setrlimit(resource.RLIMIT_FSIZE,
                                (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
             message.write_text(str(error))
-            code = 3
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 3
+            return 3
+        return 1
+
+    assert run_forked(body) == 3
     assert "Could not write the index" in message.read_text()
     _check_consistent(index_dir)
     assert _searcher_view(index_dir, encoder) == before

@@ -6,12 +6,10 @@ import os
 import shutil
 import struct
 import tempfile
-import traceback
 import zlib
 from pathlib import Path
 
 import pytest
-import torch
 from fpdf import FPDF
 
 from indexer.encoder import Encoder
@@ -20,6 +18,7 @@ from indexer.parse import MAX_DOCX_EXPANDED_BYTES, parse_document
 from indexer.settings import DEFAULT_MODEL, Settings
 from indexer.store import Store
 from indexer.sync import SyncOptions, SyncReport, sync_folder
+from tests.forked import run_forked
 
 MEGABYTE = 1 << 20
 # zlib.crc32(bytes(2**31)): the CRC-32 of the bomb's 2 GiB of zeros, computed once.
@@ -216,24 +215,17 @@ def test_unreadable_file_is_skipped_for_an_unprivileged_user(encoder: Encoder) -
         os.chmod(root / "closed.txt", 0o000)
         index_dir.mkdir()
         os.chown(index_dir, 65534, 65534)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                torch.set_num_threads(1)  # the parent's OpenMP threads do not survive a fork
-                if os.geteuid() == 0:
-                    os.setgid(65534)
-                    os.setuid(65534)
-                report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
-                                     SyncOptions())
-                (index_dir / "report.json").write_text(json.dumps(report.to_dict()))
-                code = 0
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+
+        def body() -> int:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+                                 SyncOptions())
+            (index_dir / "report.json").write_text(json.dumps(report.to_dict()))
+            return 0
+
+        assert run_forked(body) == 0
         report = json.loads((index_dir / "report.json").read_text())
         assert report["added"] == 1
         assert report["skipped"] == [{"path": "closed.txt",
