@@ -7,6 +7,7 @@ import pytest
 
 from indexer.encoder import Encoder, load_encoder
 from indexer.settings import DEFAULT_MODEL
+from indexer.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +146,16 @@ def search_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> 
                          SyncOptions(**SEARCH_SYNC_OPTIONS_KW))
     assert report.added == len(SEARCH_DOCS) and not report.skipped
     return root, index_dir
+
+
+@pytest.fixture
+def store(search_index: tuple[Path, Path]) -> Iterator[Store]:
+    """`search_index`'s store, opened read-only."""
+    opened = Store.open_readonly(search_index[1])
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture(scope="session")

@@ -498,6 +498,17 @@ def _version(i: int) -> str:
     return f"# Victim\n\n{MARKER} version {i} of the victim. " + "Words. " * i
 
 
+def _indexed_victim(tmp_path: Path, encoder: Encoder) -> tuple[Path, Path, Path]:
+    """(folder, index, victim.md): version 1 of the victim indexed, version 2 on disk."""
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    _small_folder(root, 3)
+    victim = root / "victim.md"
+    victim.write_text(_version(1), encoding="utf-8")
+    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    victim.write_text(_version(2), encoding="utf-8")
+    return root, index_dir, victim
+
+
 CHANGES: dict[str, Callable[[Path], None]] = {
     "modified": lambda p: p.write_text(_version(7), encoding="utf-8"),
     "truncated": lambda p: p.write_bytes(p.read_bytes()[:20]),
@@ -510,12 +521,7 @@ CHANGES: dict[str, Callable[[Path], None]] = {
 def test_file_changed_while_read_is_retried_not_half_indexed(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
-    root, index_dir = tmp_path / "docs", tmp_path / "index"
-    _small_folder(root, 3)
-    victim = root / "victim.md"
-    victim.write_text(_version(1), encoding="utf-8")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
-    victim.write_text(_version(2), encoding="utf-8")
+    root, index_dir, victim = _indexed_victim(tmp_path, encoder)
     # Between the stat of the open file and its read, the file changes.
     _after_fstat(monkeypatch, victim, lambda: CHANGES[change](victim))
     report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
@@ -550,12 +556,7 @@ def _assert_hash_matches(index_dir: Path, path: Path) -> None:
 def test_file_changed_before_read_is_indexed_in_the_version_read(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, index_dir = tmp_path / "docs", tmp_path / "index"
-    _small_folder(root, 3)
-    victim = root / "victim.md"
-    victim.write_text(_version(1), encoding="utf-8")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
-    victim.write_text(_version(2), encoding="utf-8")
+    root, index_dir, victim = _indexed_victim(tmp_path, encoder)
     # After the sync listed and stat-ed the file, before it opens it.
     _before_open(monkeypatch, victim, lambda: victim.write_text(_version(5)))
     report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)

@@ -1,8 +1,6 @@
 """search.lexical: user text becomes a safe FTS5 query; BM25 through the real SQLite file."""
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +18,6 @@ HOSTILE = [
     "é", "\u0301", "１２３", "zorblax\x00enzyme",
 ]
 PUNCTUATION = ["?!.", "...", "*", '"', "()", "- + :", "？！。", "—"]
-
-
-@pytest.fixture
-def store(search_index: tuple[Path, Path]) -> Iterator[Store]:
-    opened = Store.open_readonly(search_index[1])
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def test_match_expression_quotes_and_ors_the_words() -> None:

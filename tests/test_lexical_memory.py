@@ -1,7 +1,6 @@
 """search.lexical_memory: BM25 from postings in memory equals FTS5's bm25(), on a real index."""
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ QUERIES = [
     "rose tomato stems", "sourdough bread starter", "绿茶 冲泡", "长城的历史", "to be or not",
     "what is the", "nothingmatchesthis", "a b c", "press press press", "fibonacci number",
 ]
-
-
-@pytest.fixture
-def store(search_index: tuple[Path, Path]) -> Iterator[Store]:
-    opened = Store.open_readonly(search_index[1])
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture
