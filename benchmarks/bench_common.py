@@ -118,22 +118,26 @@ def peak_rss_of(pid: int) -> float | None:
 
 @contextmanager
 def running_server(index_dir: Path, log_path: Path, workers: int = 1,
-                   startup_s: float = 180.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+                   startup_s: float = 180.0, env: dict[str, str] | None = None,
+                   ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`semsearch serve` over `index_dir` on a free port of 127.0.0.1: (process, base URL).
 
     Waits for /health; stops the server on exit. SEMSEARCH_* variables of this process
-    are not passed on (an API key would make every request a 401), except the device.
+    are not passed on (an API key would make every request a 401), except the device;
+    `env` adds variables (an API key the client will send, say).
     """
     import httpx
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
-    env["SEMSEARCH_DEVICE"] = os.environ.get("SEMSEARCH_DEVICE", "cpu")
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
+    child_env["SEMSEARCH_DEVICE"] = os.environ.get("SEMSEARCH_DEVICE", "cpu")
+    child_env.update(env or {})
     command = [sys.executable, "-c", "import cli; cli.main()", "serve", "--index-dir",
                str(index_dir), "--port", str(port), "--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                  env=child_env)
     try:
         deadline = time.monotonic() + startup_s
         while True:

@@ -17,17 +17,18 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from bench_common import running_server
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = ["how do I repair a flat tyre", "sourdough starter", "Mars rover landing",
@@ -146,35 +147,8 @@ def summary(results: Results, duration: float, clients: int) -> dict[str, object
             "syncs_refused_while_running": results.syncs_refused, "routes": routes}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _semsearch(*args: str) -> list[str]:
     return [sys.executable, "-c", "import cli; cli.main()", *args]
-
-
-def _serve(index_dir: Path, workers: int, env: dict[str, str],
-           log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        _semsearch("serve", "--index-dir", str(index_dir), "--port", str(port),
-                   "--workers", str(workers)),
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))  # noqa: SIM115
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server died:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("the server did not start within 300 s")
 
 
 def main() -> int:
@@ -194,11 +168,12 @@ def main() -> int:
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
     env.update(TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO))
+    server_env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(REPO)}
     if args.api_key:
-        env["SEMSEARCH_API_KEY"] = args.api_key
+        server_env["SEMSEARCH_API_KEY"] = args.api_key
     work = Path(tempfile.mkdtemp(prefix="semsearch-load-"))
-    process = None
-    try:
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
         folder: Path | None = None
         if args.url:
             base = args.url.rstrip("/")
@@ -209,16 +184,12 @@ def main() -> int:
                 shutil.copytree(REPO / "corpus", folder)
                 subprocess.run(_semsearch("index", str(folder), "--index-dir", str(index_dir)),
                                cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
-            process, base = _serve(index_dir, args.workers, env, work / "server.log")
+            _, base = stack.enter_context(running_server(
+                index_dir, work / "server.log", args.workers, 300.0, server_env))
         if folder is None and args.modify_files:
             folder = Path(httpx.get(base + "/stats", headers=headers, timeout=60).json()["root"])
         results = run_load(base, headers, folder, args.clients, args.duration, args.sync_every)
         report = summary(results, args.duration, args.clients)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(report))
     else:
