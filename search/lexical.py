@@ -35,40 +35,44 @@ def _or_expression(terms: list[str]) -> str | None:
     return " OR ".join(f'"{term}"' for term in terms) if terms else None
 
 
-def lexical_search(
-    store: Store, query: str, limit: int, document_filter: DocumentFilter,
-    memory: MemoryBM25 | None = None, allowed: NDArray[np.int64] | None = None,
-) -> list[tuple[int, float]]:
-    """Top `limit` (chunk id, BM25 score) pairs, best first; higher is better.
+class LexicalQuery:
+    """One query's BM25, for its top chunks and then the scores of other chunks; with
+    `memory` (the postings of the generation `store` reads) it is scored once, in memory."""
 
-    `memory`, if given, must hold the postings of the generation `store` reads; then
-    `allowed` (the chunk ids that pass `document_filter`, None for all) restricts it.
-    """
-    terms = query_terms(query)
-    if not terms:
-        return []
-    tokens = memory.tokens(terms) if memory is not None else None
-    if memory is not None and tokens is not None:
-        return memory.search(tokens, limit, allowed)
-    return store.bm25_search(str(_or_expression(terms)), limit, document_filter,
-                             COLUMN_WEIGHTS)
+    def __init__(self, store: Store, query: str, memory: MemoryBM25 | None = None) -> None:
+        self.store = store
+        self.terms = query_terms(query)
+        tokens = memory.tokens(self.terms) if memory is not None and self.terms else None
+        self.scored = memory.score(tokens) if memory is not None and tokens is not None \
+            else None
 
+    def top(self, limit: int, document_filter: DocumentFilter,
+            allowed: NDArray[np.int64] | None = None) -> list[tuple[int, float]]:
+        """Top `limit` (chunk id, BM25 score) pairs, best first; higher is better.
 
-def lexical_scores(store: Store, query: str, chunk_ids: list[int],
-                   memory: MemoryBM25 | None = None) -> dict[int, float]:
-    """BM25 of each chunk of `chunk_ids` for `query`: 0 for a chunk without a query word.
+        `allowed`, the chunk ids that pass `document_filter` (None for all), is what the
+        in-memory scores are restricted by.
+        """
+        if not self.terms:
+            return []
+        if self.scored is not None:
+            return self.scored.top(limit, allowed)
+        return self.store.bm25_search(str(_or_expression(self.terms)), limit,
+                                      document_filter, COLUMN_WEIGHTS)
 
-    Hybrid search completes the lexical leg with it: the exact score of each dense
-    candidate, read for those chunks alone instead of ranking thousands of matches.
-    """
-    terms = query_terms(query)
-    if not terms or not chunk_ids:
-        return dict.fromkeys(chunk_ids, 0.0)
-    tokens = memory.tokens(terms) if memory is not None else None
-    if memory is not None and tokens is not None:
-        return memory.scores(tokens, chunk_ids)
-    found = store.bm25_scores(str(_or_expression(terms)), chunk_ids, COLUMN_WEIGHTS)
-    return {chunk_id: found.get(chunk_id, 0.0) for chunk_id in chunk_ids}
+    def scores(self, chunk_ids: list[int]) -> dict[int, float]:
+        """BM25 of each chunk of `chunk_ids`: 0 for a chunk without a query word.
+
+        Hybrid search completes the lexical leg with it: the exact score of each dense
+        candidate, read for those chunks alone instead of ranking thousands of matches.
+        """
+        if not self.terms or not chunk_ids:
+            return dict.fromkeys(chunk_ids, 0.0)
+        if self.scored is not None:
+            return self.scored.of(chunk_ids)
+        found = self.store.bm25_scores(str(_or_expression(self.terms)), chunk_ids,
+                                       COLUMN_WEIGHTS)
+        return {chunk_id: found.get(chunk_id, 0.0) for chunk_id in chunk_ids}
 
 
 def build_memory_bm25(store: Store, generation: int) -> MemoryBM25 | None:

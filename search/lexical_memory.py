@@ -76,33 +76,8 @@ class MemoryBM25:
         tokens = fts_tokens(tuple(terms))
         return None if any(len(found) > 1 for found in tokens) else tokens
 
-    def search(self, tokens: Tokens, limit: int,
-               allowed: NDArray[np.int64] | None = None) -> list[tuple[int, float]]:
-        """Top `limit` (chunk id, BM25) pairs of the chunks holding any of `tokens`
-        (from `tokens`), restricted to `allowed` chunk ids when given; best first, ties
-        by chunk id."""
-        scores, matched = self._scores(tokens)
-        if allowed is not None:
-            matched = matched[np.isin(self.rowids[matched], allowed)]
-        if len(matched) > limit:
-            # Keep every chunk that scores at least the limit-th best, ties at the cut too.
-            cut = np.partition(-scores[matched], limit - 1)[limit - 1]
-            matched = matched[-scores[matched] <= cut]
-        order = np.lexsort((self.rowids[matched], -scores[matched]))[:limit]
-        best = matched[order]
-        return [(int(r), float(s)) for r, s in zip(self.rowids[best], scores[best], strict=True)]
-
-    def scores(self, tokens: Tokens, chunk_ids: list[int]) -> dict[int, float]:
-        """BM25 of each chunk of `chunk_ids`: 0 for one without a query term (or unknown)."""
-        scores, _ = self._scores(tokens)
-        ids = np.asarray(chunk_ids, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.rowids, ids), max(len(self.rowids) - 1, 0))
-        found = (self.rowids[at] == ids) if len(self.rowids) else np.zeros(len(ids), bool)
-        values = np.where(found, scores[at] if len(self.rowids) else 0.0, 0.0)
-        return {int(i): float(v) for i, v in zip(ids, values, strict=True)}
-
-    def _scores(self, tokens: Tokens) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-        """Every chunk's score (in position order) and the positions that hold a term."""
+    def score(self, tokens: Tokens) -> "ScoredQuery":
+        """Every chunk's BM25 for `tokens` (from `tokens`), summed once."""
         scores = np.zeros(len(self.rowids), dtype=np.float64)
         hit = np.zeros(len(self.rowids), dtype=bool)
         for found in tokens:  # in query order, the order FTS5 sums them in
@@ -112,4 +87,35 @@ class MemoryBM25:
             span = slice(self.offsets[term], self.offsets[term + 1])
             scores[self.positions[span]] += self.impacts[span]
             hit[self.positions[span]] = True
-        return scores, np.flatnonzero(hit)
+        return ScoredQuery(self.rowids, scores, np.flatnonzero(hit))
+
+
+class ScoredQuery:
+    """One query's BM25 over every chunk: its top chunks, and the score of any chunk."""
+
+    def __init__(self, rowids: NDArray[np.int64], scores: NDArray[np.float64],
+                 matched: NDArray[np.intp]) -> None:
+        self.rowids, self.scores, self.matched = rowids, scores, matched
+
+    def top(self, limit: int,
+            allowed: NDArray[np.int64] | None = None) -> list[tuple[int, float]]:
+        """Top `limit` (chunk id, BM25) pairs of the chunks holding a query term, within
+        `allowed` chunk ids when given; best first, ties by chunk id."""
+        scores, matched = self.scores, self.matched
+        if allowed is not None:
+            matched = matched[np.isin(self.rowids[matched], allowed)]
+        if len(matched) > limit:
+            # Keep every chunk that scores at least the limit-th best, ties at the cut too.
+            cut = np.partition(-scores[matched], limit - 1)[limit - 1]
+            matched = matched[-scores[matched] <= cut]
+        best = matched[np.lexsort((self.rowids[matched], -scores[matched]))[:limit]]
+        return [(int(r), float(s)) for r, s in zip(self.rowids[best], scores[best], strict=True)]
+
+    def of(self, chunk_ids: list[int]) -> dict[int, float]:
+        """BM25 of each chunk of `chunk_ids`: 0 for one without a query term (or unknown)."""
+        if not len(self.rowids):
+            return dict.fromkeys(chunk_ids, 0.0)
+        ids = np.asarray(chunk_ids, dtype=np.int64)
+        at = np.searchsorted(self.rowids, ids).clip(max=len(self.rowids) - 1)
+        values = np.where(self.rowids[at] == ids, self.scores[at], 0.0)
+        return {int(i): float(v) for i, v in zip(ids, values, strict=True)}

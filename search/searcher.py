@@ -22,7 +22,7 @@ from search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
 from search.errors import InvalidQueryError
 from search.highlight import highlight_chunks
 from search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
-from search.lexical import build_memory_bm25, lexical_scores, lexical_search
+from search.lexical import LexicalQuery, build_memory_bm25
 from search.lexical_memory import MemoryBM25
 from search.query_embedding import QueryEmbedding, call_now
 from search.ranking import best_per_document, complete_dense, gate, make_hits, rank
@@ -304,8 +304,9 @@ class Searcher:
         """
         allowed = None if filters.is_empty() else store.filtered_chunk_ids(filters)
         lexical: dict[int, float] = {}
-        if mode != Mode.DENSE:
-            lexical = dict(lexical_search(store, query, pool, filters, bm25, allowed))
+        bm25_query = LexicalQuery(store, query, bm25) if mode != Mode.DENSE else None
+        if bm25_query is not None:
+            lexical = dict(bm25_query.top(pool, filters, allowed))
         clock.lap("lexical")
         if mode == Mode.LEXICAL:
             clock.lap("dense")
@@ -318,9 +319,8 @@ class Searcher:
             dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True)
                      if i >= 0}
         clock.lap("dense")
-        if mode == Mode.HYBRID:
-            lexical.update(lexical_scores(store, query, [c for c in dense if c not in lexical],
-                                          bm25))
+        if bm25_query is not None:  # hybrid: the dense candidates' BM25 too
+            lexical.update(bm25_query.scores([c for c in dense if c not in lexical]))
             dense = complete_dense(vectors, query_vector, list(lexical), dense)
             clock.lap("lexical")
         return dense, lexical

@@ -6,7 +6,7 @@ import pytest
 
 from indexer.store import Store
 from search.hits import Filters, Mode
-from search.lexical import lexical_search, match_expression
+from search.lexical import LexicalQuery, match_expression
 from search.searcher import Searcher
 
 HOSTILE = [
@@ -87,18 +87,18 @@ def test_punctuation_only_query_in_hybrid_still_answers(search_searcher: Searche
 
 
 def test_lexical_search_ranks_by_bm25(store: Store) -> None:
-    results = lexical_search(store, "printing press", 10, Filters())
+    results = LexicalQuery(store, "printing press").top(10, Filters())
     assert results
     scores = [score for _, score in results]
     assert scores == sorted(scores, reverse=True)
     assert all(score > 0 for score in scores)
     rows = store.chunks([chunk_id for chunk_id, _ in results])
     assert {row.path for row in rows.values()} == {"history/printing_press.md"}
-    assert lexical_search(store, "printing press", 1, Filters()) == results[:1]
-    assert lexical_search(store, "?!", 10, Filters()) == []
+    assert LexicalQuery(store, "printing press").top(1, Filters()) == results[:1]
+    assert LexicalQuery(store, "?!").top(10, Filters()) == []
 
 
 def test_lexical_search_applies_the_filter(store: Store) -> None:
-    assert lexical_search(store, "zorblax", 10, Filters(path_prefix="cooking/")) == []
-    found = lexical_search(store, "zorblax", 10, Filters(file_types=("txt",)))
+    assert LexicalQuery(store, "zorblax").top(10, Filters(path_prefix="cooking/")) == []
+    found = LexicalQuery(store, "zorblax").top(10, Filters(file_types=("txt",)))
     assert [store.chunks([i])[i].path for i, _ in found] == ["biology/zorblax.txt"]

@@ -11,7 +11,7 @@ from indexer.sync import SyncOptions, sync_folder
 from search import lexical
 from search import searcher as searcher_module
 from search.hits import Filters
-from search.lexical import build_memory_bm25, lexical_scores, lexical_search
+from search.lexical import LexicalQuery, build_memory_bm25
 from search.lexical_memory import MemoryBM25
 from search.searcher import Searcher
 from tests.conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
@@ -33,14 +33,14 @@ def memory(store: Store) -> MemoryBM25:
 
 
 def _fts(store: Store, query: str, limit: int, filters: Filters | None = None) -> list:
-    return lexical_search(store, query, limit, filters or Filters())
+    return LexicalQuery(store, query).top(limit, filters or Filters())
 
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_memory_bm25_gives_fts5s_scores_in_fts5s_order(store: Store, memory: MemoryBM25,
                                                        query: str) -> None:
     expected = _fts(store, query, 1000)
-    found = lexical_search(store, query, 1000, Filters(), memory)
+    found = LexicalQuery(store, query, memory).top(1000, Filters())
     assert [chunk for chunk, _ in found] == [chunk for chunk, _ in expected]
     assert [score for _, score in found] == pytest.approx([s for _, s in expected], rel=1e-12)
     if query not in ("nothingmatchesthis",):
@@ -50,9 +50,10 @@ def test_memory_bm25_gives_fts5s_scores_in_fts5s_order(store: Store, memory: Mem
 @pytest.mark.parametrize("limit", [1, 2, 3, 5])
 def test_memory_bm25_cuts_at_the_limit_like_fts5(store: Store, memory: MemoryBM25,
                                                  limit: int) -> None:
-    full = lexical_search(store, "printing press rose tomato stems", 1000, Filters(), memory)
+    query = "printing press rose tomato stems"
+    full = LexicalQuery(store, query, memory).top(1000, Filters())
     assert len(full) > 5, full
-    assert lexical_search(store, "printing press rose tomato stems", limit, Filters(), memory) == \
+    assert LexicalQuery(store, query, memory).top(limit, Filters()) == \
         full[:limit]
     assert [c for c, _ in _fts(store, "printing press rose tomato stems", limit)] == \
         [c for c, _ in full[:limit]]
@@ -65,7 +66,7 @@ def test_memory_bm25_keeps_to_the_allowed_chunks(store: Store, memory: MemoryBM2
                                                  filters: Filters) -> None:
     allowed = store.filtered_chunk_ids(filters)
     query = "printing press rose stems zorblax"
-    found = lexical_search(store, query, 100, filters, memory, allowed)
+    found = LexicalQuery(store, query, memory).top(100, filters, allowed)
     expected = _fts(store, query, 100, filters)
     assert [c for c, _ in found] == [c for c, _ in expected]
     assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-12)
@@ -74,8 +75,8 @@ def test_memory_bm25_keeps_to_the_allowed_chunks(store: Store, memory: MemoryBM2
 def test_memory_bm25_scores_given_chunks_like_fts5(store: Store, memory: MemoryBM25) -> None:
     ids = [int(i) for i in store.chunk_ids()] + [10**9]  # and one that does not exist
     query = "printing press zorblax"
-    found = lexical_scores(store, query, ids, memory)
-    assert found == pytest.approx(lexical_scores(store, query, ids), rel=1e-12)
+    found = LexicalQuery(store, query, memory).scores(ids)
+    assert found == pytest.approx(LexicalQuery(store, query).scores(ids), rel=1e-12)
     assert found[10**9] == 0.0
     assert sum(score > 0 for score in found.values()) >= 3
 
@@ -89,7 +90,7 @@ def test_terms_are_cut_by_the_index_tokenizer() -> None:
 def test_a_term_of_several_tokens_is_left_to_fts5(store: Store, memory: MemoryBM25) -> None:
     """FTS5 matches `a_b` as a phrase (by position), which memory does not hold."""
     assert memory.tokens(["zorblax", "a_b"]) is None
-    assert lexical_search(store, "zorblax a_b", 10, Filters(), memory) == \
+    assert LexicalQuery(store, "zorblax a_b", memory).top(10, Filters()) == \
         _fts(store, "zorblax a_b", 10)
 
 
@@ -100,8 +101,8 @@ def test_an_empty_index_holds_empty_postings(tmp_path: Path) -> None:
             generation = store.generation()
         memory = build_memory_bm25(store, generation)
         assert memory is not None and memory.chunk_count == 0
-        assert lexical_search(store, "anything", 10, Filters(), memory) == []
-        assert lexical_scores(store, "anything", [1, 2], memory) == {1: 0.0, 2: 0.0}
+        assert LexicalQuery(store, "anything", memory).top(10, Filters()) == []
+        assert LexicalQuery(store, "anything", memory).scores([1, 2]) == {1: 0.0, 2: 0.0}
     finally:
         store.close()
 

@@ -22,7 +22,7 @@ from indexer.store import Store
 from indexer.sync import SyncOptions, sync_folder
 from search.errors import InvalidQueryError
 from search.hits import DocumentView, Filters, Highlight, Hit, Mode, SearchResponse
-from search.lexical import lexical_search
+from search.lexical import LexicalQuery
 from search.searcher import Searcher
 
 MODES = [Mode.DENSE, Mode.LEXICAL, Mode.HYBRID]
@@ -272,7 +272,7 @@ def test_hybrid_scores_are_the_fusion_of_the_legs(search_searcher: Searcher,
         (ids, vectors), = list(store.embeddings())
         cosines = dict(zip(ids.tolist(), (vectors @ encoder.encode([query])[0]).tolist(),
                            strict=True))
-        bm25 = dict(lexical_search(store, query, 1000, Filters()))
+        bm25 = dict(LexicalQuery(store, query).top(1000, Filters()))
     finally:
         store.close()
     lexical = {chunk_id: bm25.get(chunk_id, 0.0) for chunk_id in cosines}
