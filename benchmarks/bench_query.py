@@ -20,17 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from bench_common import percentiles, print_table
+from bench_common import percentiles, print_table, running_server
 
-from indexer.encoder import load_encoder
-from indexer.settings import DEFAULT_MODEL
 from search.evaluate import beir_doc_id, load_beir, score_run
 from search.searcher import Searcher
 
@@ -72,52 +66,14 @@ def run_in_process(searcher: Searcher, queries: list[tuple[str, str]], k: int
     return latency, runs, eval_latency
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def semsearch_command() -> str | None:
-    beside = Path(sys.executable).with_name("semsearch")
-    return str(beside) if beside.exists() else shutil.which("semsearch")
-
-
 def run_api(index_dir: Path, queries: list[tuple[str, str]], k: int, log_path: Path,
             startup_s: float) -> dict[str, object]:
     """Latency over HTTP per mode, or {"skipped": reason}."""
     import httpx
 
-    command = semsearch_command()
-    if command is None:
-        return {"skipped": "no `semsearch` console script found"}
-    probe = subprocess.run([command, "serve", "--help"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        lines = (probe.stderr or probe.stdout).strip().splitlines()
-        detail = lines[-1].strip(" │|") if lines else f"exit status {probe.returncode}"
-        return {"skipped": f"`semsearch serve` is not available yet ({detail})"}
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "SEMSEARCH_API_KEY"}
-    env["SEMSEARCH_DEVICE"] = "cpu"
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [command, "serve", "--index-dir", str(index_dir), "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        with httpx.Client(base_url=base, timeout=60.0) as client:
-            deadline = time.monotonic() + startup_s
-            while True:
-                if server.poll() is not None:
-                    return {"skipped": f"server exited with {server.returncode}; see {log_path}"}
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    return {"skipped": f"/health not ready after {startup_s:.0f} s; see {log_path}"}
-                time.sleep(0.5)
+        with running_server(index_dir, log_path, startup_s=startup_s) as (_, base), \
+                httpx.Client(base_url=base, timeout=60.0) as client:
             result: dict[str, object] = {"url": base}
             for mode in MODES:
                 for _, text in queries[:WARMUP]:
@@ -139,13 +95,8 @@ def run_api(index_dir: Path, queries: list[tuple[str, str]], k: int, log_path: P
                 result[mode] = stats
                 print(f"api {mode}: p50 {stats['p50_ms']} ms, errors {errors}", flush=True)
             return result
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    except RuntimeError as error:  # the server did not start
+        return {"skipped": str(error)}
 
 
 def main() -> None:
@@ -165,10 +116,9 @@ def main() -> None:
     qrels = {qid: data.qrels[qid] for qid, _ in queries}
     print(f"{len(queries)} {args.split} queries", flush=True)
 
-    encoder = load_encoder(DEFAULT_MODEL, "cpu")
     # No embedding cache: the modes run the same queries one after another, and each
     # must pay for its own query embedding (a repeated query would skip the model).
-    searcher = Searcher(args.index, encoder=encoder, embedding_cache_size=0)
+    searcher = Searcher(args.index, embedding_cache_size=0)  # the index's own backend
     latency, runs, eval_latency = run_in_process(searcher, queries, args.k)
     searcher.close()
     quality = {mode: score_run(runs[mode], qrels) for mode in MODES}
