@@ -6,19 +6,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api.deps import require_read
-from api.errors import install_error_handlers
-from api.mcp_server import mount_mcp
-from api.metrics import install_metrics
-from api.routes import context as context_routes
-from api.routes import index, metrics, openai_compat, search, tools, web
-from api.security import install_security
-from indexer.background import BackgroundSync
-from indexer.settings import Settings
-from indexer.stats import index_stats
-from indexer.sync import SyncOptions
-from indexer.vector_policy import VectorIndexPolicy
-from search.searcher import Searcher
+from semsearch.api.deps import require_read
+from semsearch.api.errors import install_error_handlers
+from semsearch.api.mcp_server import mount_mcp
+from semsearch.api.metrics import install_metrics
+from semsearch.api.routes import context as context_routes
+from semsearch.api.routes import index, metrics, openai_compat, search, tools, web
+from semsearch.api.security import install_security
+from semsearch.indexer.background import BackgroundSync
+from semsearch.settings import Settings
+from semsearch.indexer.stats import index_stats
+from semsearch.indexer.sync import SyncOptions
+from semsearch.indexer.vector_policy import VectorIndexPolicy
+from semsearch.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode
-from search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET
+from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode
+from semsearch.search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET
 
 
 class ContextRequest(BaseModel):

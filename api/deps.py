@@ -2,10 +2,10 @@
 
 from fastapi import HTTPException, Request, status
 
-from api.security import UNAUTHORIZED, auth_enabled, key_role
-from indexer.background import BackgroundSync
-from indexer.settings import Settings
-from search.searcher import Searcher
+from semsearch.api.security import UNAUTHORIZED, auth_enabled, key_role
+from semsearch.indexer.background import BackgroundSync
+from semsearch.settings import Settings
+from semsearch.search.searcher import Searcher
 
 
 def get_searcher(request: Request) -> Searcher:

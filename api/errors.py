@@ -5,7 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from indexer.errors import (
+from semsearch.indexer.errors import (
     IndexCorruptError,
     IndexerError,
     IndexLockedError,
@@ -14,8 +14,8 @@ from indexer.errors import (
     IndexWriteError,
     PathNotAllowedError,
 )
-from search.errors import InvalidQueryError, SearchError
-from search.rerank import RerankerLoadError
+from semsearch.search.errors import InvalidQueryError, SearchError
+from semsearch.search.rerank import RerankerLoadError
 
 log = logging.getLogger(__name__)
 

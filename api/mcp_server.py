@@ -19,16 +19,16 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.context_schemas import ContextOut
-from api.deps import require_api_key
-from api.routes.search import to_filters
-from api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode
-from indexer.errors import IndexerError
-from indexer.settings import Settings
-from search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET, build_context
-from search.errors import SearchError
-from search.passages import document_text
-from search.searcher import Searcher
+from semsearch.api.context_schemas import ContextOut
+from semsearch.api.deps import require_api_key
+from semsearch.api.routes.search import to_filters
+from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode
+from semsearch.indexer.errors import IndexerError
+from semsearch.settings import Settings
+from semsearch.search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET, build_context
+from semsearch.search.errors import SearchError
+from semsearch.search.passages import document_text
+from semsearch.search.searcher import Searcher
 
 MCP_PATH = "/mcp"
 MAX_DOCUMENT_CHARS = 200_000

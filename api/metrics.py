@@ -19,9 +19,9 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from indexer.background import SyncStatus
-from indexer.errors import IndexerError
-from indexer.stats import index_stats
+from semsearch.indexer.background import SyncStatus
+from semsearch.indexer.errors import IndexerError
+from semsearch.indexer.stats import index_stats
 
 access_log = logging.getLogger("semsearch.access")
 

@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from indexer.settings import Settings
+from semsearch.settings import Settings
 
 Role = Literal["admin", "read"]
 PUBLIC_PATHS = frozenset({"/health", "/"})

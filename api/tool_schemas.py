@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from search.text_tools import DEFAULT_TEMPERATURE, MIN_TEMPERATURE
+from semsearch.search.text_tools import DEFAULT_TEMPERATURE, MIN_TEMPERATURE
 
 MAX_TEXTS = 256  # texts per request (/embed, /classify, /v1/embeddings), queries of a matrix
 MAX_TEXT_CHARS = 10_000  # characters per text; the model reads at most its first 256 tokens

@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.encoder import Encoder, load_encoder  # noqa: E402
-from indexer.settings import DEFAULT_MODEL  # noqa: E402
-from search import text_tools  # noqa: E402
+from semsearch.indexer.encoder import Encoder, load_encoder  # noqa: E402
+from semsearch.settings import DEFAULT_MODEL  # noqa: E402
+from semsearch.search import text_tools  # noqa: E402
 
 DATA = Path(__file__).with_name("classify_set.jsonl")
 DESCRIPTIONS = {

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.store import DB_NAME
+from semsearch.indexer.store import DB_NAME
 
 
 def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
@@ -132,7 +132,7 @@ def running_server(index_dir: Path, log_path: Path, workers: int = 1,
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
     child_env["SEMSEARCH_DEVICE"] = os.environ.get("SEMSEARCH_DEVICE", "cpu")
     child_env.update(env or {})
-    command = [sys.executable, "-c", "import cli; cli.main()", "serve", "--index-dir",
+    command = [sys.executable, "-m", "semsearch", "serve", "--index-dir",
                str(index_dir), "--port", str(port), "--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:

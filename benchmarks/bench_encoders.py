@@ -31,11 +31,11 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.chunk import chunk_document  # noqa: E402
-from indexer.encoder import Encoder, load_encoder  # noqa: E402
-from indexer.parse import parse_document  # noqa: E402
-from indexer.settings import DEFAULT_MODEL, Settings  # noqa: E402
-from search.evaluate import load_beir  # noqa: E402
+from semsearch.indexer.chunk import chunk_document  # noqa: E402
+from semsearch.indexer.encoder import Encoder, load_encoder  # noqa: E402
+from semsearch.indexer.parse import parse_document  # noqa: E402
+from semsearch.settings import DEFAULT_MODEL, Settings  # noqa: E402
+from semsearch.search.evaluate import load_beir  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 

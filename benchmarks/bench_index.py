@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from bench_common import current_rss_mb, peak_rss_mb, print_table, read_chunks
 
-from indexer.encoder import load_encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import DB_NAME
-from indexer.sync import ENCODE_GROUP, SyncOptions, sync_folder
-from search.evaluate import Dataset, load_beir, write_corpus_files
+from semsearch.indexer.encoder import load_encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import DB_NAME
+from semsearch.indexer.sync import ENCODE_GROUP, SyncOptions, sync_folder
+from semsearch.search.evaluate import Dataset, load_beir, write_corpus_files
 
 
 def fresh_dir(path: Path) -> None:

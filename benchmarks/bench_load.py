@@ -91,7 +91,7 @@ def warm_up(base: str, modes: list[str], k: int) -> None:
 
 def all_queries(dataset: Path) -> list[str]:
     """The distinct texts of the queries judged in any of the dataset's qrels splits."""
-    from search.evaluate import load_beir
+    from semsearch.search.evaluate import load_beir
 
     texts: dict[str, None] = {}
     for split in sorted(path.stem for path in (dataset / "qrels").glob("*.tsv")):

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from bench_common import current_rss_mb, peak_rss_mb, print_table, read_chunks, spread
 
-from indexer.store import DB_NAME
+from semsearch.indexer.store import DB_NAME
 
 LEGS = ("semsearch", "txtai", "txtai-hybrid", "floor", "encoder")
 DEFAULT_LEGS = "semsearch,txtai,floor,encoder"
@@ -87,7 +87,7 @@ def run_leg(leg: str, round_index: int, args: argparse.Namespace) -> dict[str, A
 
 def write_documents(dataset: Path, docs_dir: Path, limit: int | None) -> int:
     """The first `limit` corpus documents as files in `docs_dir`; returns their count."""
-    from search.evaluate import load_beir, write_corpus_files
+    from semsearch.search.evaluate import load_beir, write_corpus_files
 
     data = load_beir(dataset)
     data.corpus = dict(islice(data.corpus.items(), limit))
@@ -211,7 +211,7 @@ def main() -> None:
 
 # --- the children: one leg each ----------------------------------------------------------
 def settings_fields() -> set[str]:
-    from indexer.settings import Settings
+    from semsearch.settings import Settings
 
     return set(Settings.model_fields)
 
@@ -243,7 +243,7 @@ def semsearch_leg(args: argparse.Namespace) -> dict[str, Any]:
     `indexer.encoder.load_encoder` is wrapped only to time the model load and warm the
     model up like the other legs; both are taken out of the sync's time.
     """
-    import indexer.encoder
+    import semsearch.indexer.encoder
 
     index_dir = args.work / "semsearch-index"
     remove_index(index_dir, DB_NAME)
@@ -286,7 +286,7 @@ def run_cli(command: list[str]) -> str:
     import contextlib
     import io
 
-    import cli
+    from semsearch import cli
 
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -318,8 +318,8 @@ def txtai_leg(args: argparse.Namespace) -> dict[str, Any]:
     """Index semsearch's chunk texts with txtai (content store, Faiss) and save it."""
     from txtai import Embeddings
 
-    from indexer.encoder import resolve_model_path
-    from indexer.settings import Settings
+    from semsearch.indexer.encoder import resolve_model_path
+    from semsearch.settings import Settings
 
     ids, texts = load_chunk_texts(args.work)
     config = txtai_config(resolve_model_path(Settings().model), args.batch_size,
@@ -354,8 +354,8 @@ def floor_leg(args: argparse.Namespace) -> dict[str, Any]:
     """The bare model's encode of the same chunk texts: the least any indexer can spend."""
     from sentence_transformers import SentenceTransformer
 
-    from indexer.encoder import resolve_model_path
-    from indexer.settings import Settings
+    from semsearch.indexer.encoder import resolve_model_path
+    from semsearch.settings import Settings
 
     _, texts = load_chunk_texts(args.work)
     path = resolve_model_path(Settings().model)
@@ -376,8 +376,8 @@ def encoder_leg(args: argparse.Namespace) -> dict[str, Any]:
     """semsearch's encoder alone, with the semsearch leg's backend, on the same texts."""
     import inspect
 
-    from indexer.encoder import load_encoder
-    from indexer.settings import Settings
+    from semsearch.indexer.encoder import load_encoder
+    from semsearch.settings import Settings
 
     _, texts = load_chunk_texts(args.work)
     used = json.loads((args.work / "chunks.json").read_text())["encoder"]

@@ -45,7 +45,7 @@ import numpy as np
 from bench_common import percentiles, print_table, read_chunks
 from numpy.typing import NDArray
 
-from indexer.store import DB_NAME
+from semsearch.indexer.store import DB_NAME
 
 # A system: query text -> chunk ids of its top k, best first.
 System = Callable[[str], list[int]]
@@ -181,7 +181,7 @@ def kind_of(name: str) -> str:
 
 
 def main() -> None:
-    from search.evaluate import beir_doc_id, load_beir, score_run
+    from semsearch.search.evaluate import beir_doc_id, load_beir, score_run
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", type=Path, help="BEIR dataset folder")
@@ -196,8 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
 
-    from indexer.encoder import resolve_model_path
-    from search.searcher import Searcher
+    from semsearch.indexer.encoder import resolve_model_path
+    from semsearch.search.searcher import Searcher
 
     data = load_beir(args.dataset, args.split)
     queries = list(data.queries.items())[: args.n]

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from bench_common import percentiles, print_table, running_server
 
-from search.evaluate import beir_doc_id, load_beir, score_run
-from search.searcher import Searcher
+from semsearch.search.evaluate import beir_doc_id, load_beir, score_run
+from semsearch.search.searcher import Searcher
 
 MODES = ("dense", "lexical", "hybrid")
 WARMUP = 5

@@ -48,10 +48,10 @@ import numpy as np
 from bench_common import percentiles, print_table
 from numpy.typing import NDArray
 
-from indexer.neighbours import ExactNeighbours
-from indexer.vector_build import build_vector_index
-from indexer.vector_index import VectorIndex
-from indexer.vector_policy import VectorIndexPolicy
+from semsearch.indexer.neighbours import ExactNeighbours
+from semsearch.indexer.vector_build import build_vector_index
+from semsearch.indexer.vector_index import VectorIndex
+from semsearch.indexer.vector_policy import VectorIndexPolicy
 
 DIMENSION = 384
 LATENT = 64
@@ -180,7 +180,7 @@ def measure(kind: str, data: ClusteredVectors, queries: NDArray[np.float32],
 _LOAD_PROBE = """
 import json, os, sys, time
 from pathlib import Path
-from indexer.vector_index import VectorIndex
+from semsearch.indexer.vector_index import VectorIndex
 def rss():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -148,7 +148,7 @@ def summary(results: Results, duration: float, clients: int) -> dict[str, object
 
 
 def _semsearch(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import cli; cli.main()", *args]
+    return [sys.executable, "-m", "semsearch", *args]
 
 
 def main() -> int:

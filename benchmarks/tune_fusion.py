@@ -36,11 +36,11 @@ import numpy as np
 from bench_common import print_table
 from numpy.typing import NDArray
 
-from indexer.encoder import load_encoder
-from indexer.settings import DEFAULT_MODEL
-from search.evaluate import Qrels, beir_doc_id, load_beir, score_run
-from search.fuse import DENSE_WEIGHT, RRF_K, convex_fusion, reciprocal_rank_fusion
-from search.searcher import Searcher
+from semsearch.indexer.encoder import load_encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.search.evaluate import Qrels, beir_doc_id, load_beir, score_run
+from semsearch.search.fuse import DENSE_WEIGHT, RRF_K, convex_fusion, reciprocal_rank_fusion
+from semsearch.search.searcher import Searcher
 
 Legs = dict[str, tuple[list[str], NDArray[np.float64], NDArray[np.float64]]]
 Fuser = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]

@@ -32,7 +32,7 @@ def main() -> None:
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
     env["SEMSEARCH_INDEX_DIR"] = str(args.index_dir)
-    server = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "serve",
+    server = subprocess.Popen([sys.executable, "-m", "semsearch", "serve",
                                "--port", str(port)], cwd=REPO, env=env,
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

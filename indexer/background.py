@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.encoder import Encoder
-from indexer.errors import IndexerError, IndexLockedError
-from indexer.index_dir import sync_running
-from indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import IndexerError, IndexLockedError
+from semsearch.indexer.index_dir import sync_running
+from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.documents import Chunk, ParsedDocument
+from semsearch.indexer.documents import Chunk, ParsedDocument
 
 _HARD, _PARAGRAPH, _SENTENCE = 3, 2, 1
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")

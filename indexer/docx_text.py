@@ -4,7 +4,7 @@ import io
 import re
 import zipfile
 
-from indexer.errors import ParseError
+from semsearch.indexer.errors import ParseError
 
 _HEADING_STYLE = re.compile(r"^heading (\d)$", re.IGNORECASE)
 

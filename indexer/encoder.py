@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.errors import IndexerError
-from indexer.settings import DEFAULT_MODEL, default_cache_dir
+from semsearch.indexer.errors import IndexerError
+from semsearch.settings import DEFAULT_MODEL, default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def load_encoder(model: str = DEFAULT_MODEL, device: str | None = None,
         backend = choose_backend(backend, chosen)
     location = resolve_model_path(model)
     if backend != "torch":
-        from indexer.onnx_encoder import load_onnx_encoder
+        from semsearch.indexer.onnx_encoder import load_onnx_encoder
 
         return load_onnx_encoder(model, location, chosen, backend,
                                  cache_dir or default_cache_dir())

@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.encoder import choose_backend, choose_device
-from indexer.errors import (
+from semsearch.indexer.encoder import choose_backend, choose_device
+from semsearch.indexer.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     IndexWriteError,
 )
-from indexer.store import Store
-from indexer.vector_build import build_vector_index
-from indexer.vector_index import VectorIndex
-from indexer.vector_policy import VectorIndexPolicy
+from semsearch.indexer.store import Store
+from semsearch.indexer.vector_build import build_vector_index
+from semsearch.indexer.vector_index import VectorIndex
+from semsearch.indexer.vector_policy import VectorIndexPolicy
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.encoder import ModelLoadError, PerThreadTokenizer, load_sentence_transformer
+from semsearch.indexer.encoder import ModelLoadError, PerThreadTokenizer, load_sentence_transformer
 
 log = logging.getLogger(__name__)
 

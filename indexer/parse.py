@@ -8,8 +8,8 @@ from pathlib import PurePosixPath
 
 from charset_normalizer import from_bytes
 
-from indexer.documents import ParsedDocument, Section
-from indexer.errors import ParseError
+from semsearch.indexer.documents import ParsedDocument, Section
+from semsearch.indexer.errors import ParseError
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".rst": "rst"}
 CODE_SUFFIXES = {
@@ -162,7 +162,7 @@ def _nest(headings: list[tuple[int, int, str]]) -> list[Section]:
 
 
 def _parse_html(data: bytes, name: str) -> ParsedDocument:
-    from indexer.html_text import extract_html
+    from semsearch.indexer.html_text import extract_html
 
     text, title, headings = extract_html(decode_text(data))
     if not title:
@@ -199,7 +199,7 @@ def _parse_pdf(data: bytes, name: str) -> ParsedDocument:
 
 
 def _parse_docx(data: bytes, name: str) -> ParsedDocument:
-    from indexer.docx_text import extract_docx
+    from semsearch.indexer.docx_text import extract_docx
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

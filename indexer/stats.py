@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from indexer.index_dir import recorded_backend
-from indexer.store import Store
+from semsearch.indexer.index_dir import recorded_backend
+from semsearch.indexer.store import Store
 
 
 def index_stats(index_dir: Path) -> dict[str, object]:

@@ -21,7 +21,7 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from indexer.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
+from semsearch.indexer.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
 
 log = logging.getLogger(__name__)
 

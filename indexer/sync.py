@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.chunk import chunk_document
-from indexer.documents import ParsedDocument
-from indexer.encoder import Encoder
-from indexer.errors import IndexMismatchError, ParseError, UnreadableFileError
-from indexer.index_dir import (
+from semsearch.indexer.chunk import chunk_document
+from semsearch.indexer.documents import ParsedDocument
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import IndexMismatchError, ParseError, UnreadableFileError
+from semsearch.indexer.index_dir import (
     build_vectors,
     check_settings,
     load_vectors,
@@ -33,12 +33,12 @@ from indexer.index_dir import (
     sync_lock,
     write_vectors,
 )
-from indexer.lexical_text import segment
-from indexer.parse import is_supported, parse_document
-from indexer.pipeline import prefetch
-from indexer.store import SCHEMA_VERSION, DocumentRow, Store
-from indexer.vector_policy import VectorIndexPolicy
-from indexer.walk import iter_files, read_file
+from semsearch.indexer.lexical_text import segment
+from semsearch.indexer.parse import is_supported, parse_document
+from semsearch.indexer.pipeline import prefetch
+from semsearch.indexer.store import SCHEMA_VERSION, DocumentRow, Store
+from semsearch.indexer.vector_policy import VectorIndexPolicy
+from semsearch.indexer.walk import iter_files, read_file
 
 log = logging.getLogger(__name__)
 

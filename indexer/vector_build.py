@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.neighbours import ExactNeighbours
-from indexer.vector_index import VectorIndex
-from indexer.vector_policy import FLAT, IVF, VectorIndexPolicy
+from semsearch.indexer.neighbours import ExactNeighbours
+from semsearch.indexer.vector_index import VectorIndex
+from semsearch.indexer.vector_policy import FLAT, IVF, VectorIndexPolicy
 
 Batches = Iterable[tuple[NDArray[np.int64], NDArray[np.float32]]]
 # Reads the stored vectors of the given ids (sorted), or of every id when given None.

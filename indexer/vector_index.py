@@ -26,8 +26,8 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.neighbours import ExactNeighbours
-from indexer.vector_policy import FLAT, HNSW, IVF, VectorIndexPolicy
+from semsearch.indexer.neighbours import ExactNeighbours
+from semsearch.indexer.vector_policy import FLAT, HNSW, IVF, VectorIndexPolicy
 
 # A filter this selective is answered exactly from the allowed vectors: graph and list
 # walks find too few allowed neighbours when most of what they visit is filtered out.

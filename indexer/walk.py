@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pathspec
 
-from indexer.errors import PathNotAllowedError, UnreadableFileError
+from semsearch.indexer.errors import PathNotAllowedError, UnreadableFileError
 
 IGNORE_FILE = ".semsearchignore"
 CHANGED_WHILE_READING = "changed while reading; will retry on the next sync"

@@ -20,10 +20,10 @@ from types import FrameType
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from indexer.encoder import Encoder
-from indexer.errors import IndexLockedError
-from indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
-from indexer.walk import IGNORE_FILE, load_ignore_spec
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import IndexLockedError
+from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
+from semsearch.indexer.walk import IGNORE_FILE, load_ignore_spec
 
 log = logging.getLogger(__name__)
 

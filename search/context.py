@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from search.errors import InvalidQueryError
-from search.hits import Filters, Mode
-from search.passages import Passage, fold_duplicates, merge_hits
-from search.searcher import Searcher
+from semsearch.search.errors import InvalidQueryError
+from semsearch.search.hits import Filters, Mode
+from semsearch.search.passages import Passage, fold_duplicates, merge_hits
+from semsearch.search.searcher import Searcher
 
 MAX_TOKEN_BUDGET = 32_768
 DEFAULT_TOKEN_BUDGET = 2_000

@@ -17,9 +17,9 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from search.errors import SearchError
-from search.hits import Mode
-from search.searcher import Searcher
+from semsearch.search.errors import SearchError
+from semsearch.search.hits import Mode
+from semsearch.search.searcher import Searcher
 
 Qrels = dict[str, dict[str, int]]
 Run = dict[str, list[str]]

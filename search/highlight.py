@@ -8,9 +8,9 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.chunk import sentence_cuts, split_sentences, trim
-from indexer.lexical_text import STOP_WORDS, has_chinese, words
-from search.hits import Highlight
+from semsearch.indexer.chunk import sentence_cuts, split_sentences, trim
+from semsearch.indexer.lexical_text import STOP_WORDS, has_chinese, words
+from semsearch.search.hits import Highlight
 
 # Of the chunks that share no word with the query, this many get the semantic fallback;
 # the others get their first sentence.

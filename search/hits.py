@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from indexer.store import DocumentFilter as Filters
+from semsearch.indexer.store import DocumentFilter as Filters
 
 __all__ = ["ChunkView", "DocumentView", "Filters", "Highlight", "Hit", "Mode", "SearchResponse"]
 

@@ -7,9 +7,9 @@ holds one for the generation being read, gives the same scores in a fraction of 
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.lexical_text import STOP_WORDS, words
-from indexer.store import DocumentFilter, Store
-from search.lexical_memory import MEMORY_BM25_MAX_CHUNKS, MemoryBM25
+from semsearch.indexer.lexical_text import STOP_WORDS, words
+from semsearch.indexer.store import DocumentFilter, Store
+from semsearch.search.lexical_memory import MEMORY_BM25_MAX_CHUNKS, MemoryBM25
 
 # Weights of the FTS columns (title with headings, body) in SQLite's bm25().
 COLUMN_WEIGHTS = (1.0, 1.0)

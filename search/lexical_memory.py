@@ -16,7 +16,7 @@ where idf = ln((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive.
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.store import FtsPostings, fts_tokens
+from semsearch.indexer.store import FtsPostings, fts_tokens
 
 # The index terms of each query term, in query order.
 Tokens = tuple[tuple[str, ...], ...]

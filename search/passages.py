@@ -9,7 +9,7 @@ that a joined text keeps the document's offsets: `text[i]` is document offset `s
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from search.hits import DocumentView, Hit
+from semsearch.search.hits import DocumentView, Hit
 
 
 @dataclass(frozen=True)

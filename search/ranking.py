@@ -7,11 +7,11 @@ reranked), not for every candidate.
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.errors import IndexCorruptError
-from indexer.store import ChunkRow
-from indexer.vector_index import VectorIndex
-from search.fuse import convex_fusion
-from search.hits import Hit, Mode
+from semsearch.indexer.errors import IndexCorruptError
+from semsearch.indexer.store import ChunkRow
+from semsearch.indexer.vector_index import VectorIndex
+from semsearch.search.fuse import convex_fusion
+from semsearch.search.hits import Hit, Mode
 
 Ranked = list[tuple[int, float]]
 

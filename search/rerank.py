@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.encoder import choose_device
-from search.errors import SearchError
+from semsearch.indexer.encoder import choose_device
+from semsearch.search.errors import SearchError
 
 
 class RerankerLoadError(SearchError):

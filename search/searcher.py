@@ -12,21 +12,21 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.encoder import Encoder, load_encoder
-from indexer.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from indexer.index_dir import load_vectors, recorded_backend
-from indexer.settings import DEFAULT_RERANK_MODEL
-from indexer.store import Store
-from indexer.vector_index import VectorIndex, limit_threads
-from search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
-from search.errors import InvalidQueryError
-from search.highlight import highlight_chunks
-from search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
-from search.lexical import LexicalQuery, build_memory_bm25
-from search.lexical_memory import MemoryBM25
-from search.query_embedding import QueryEmbedding, call_now
-from search.ranking import best_per_document, complete_dense, gate, make_hits, rank
-from search.rerank import Reranker
+from semsearch.indexer.encoder import Encoder, load_encoder
+from semsearch.indexer.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from semsearch.indexer.index_dir import load_vectors, recorded_backend
+from semsearch.settings import DEFAULT_RERANK_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.vector_index import VectorIndex, limit_threads
+from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
+from semsearch.search.errors import InvalidQueryError
+from semsearch.search.highlight import highlight_chunks
+from semsearch.search.hits import ChunkView, DocumentView, Filters, Hit, Mode, SearchResponse
+from semsearch.search.lexical import LexicalQuery, build_memory_bm25
+from semsearch.search.lexical_memory import MemoryBM25
+from semsearch.search.query_embedding import QueryEmbedding, call_now
+from semsearch.search.ranking import best_per_document, complete_dense, gate, make_hits, rank
+from semsearch.search.rerank import Reranker
 
 logger = logging.getLogger(__name__)
 

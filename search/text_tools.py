@@ -14,8 +14,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from indexer.encoder import Encoder
-from search.errors import InvalidQueryError
+from semsearch.indexer.encoder import Encoder
+from semsearch.search.errors import InvalidQueryError
 
 # Zero-shot and nearest-centroid probabilities are softmax(cosine / temperature). Cosines
 # of one text to different labels differ by a few tenths at most; 0.03 turns a lead of

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.encoder import Encoder, load_encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
+from semsearch.indexer.encoder import Encoder, load_encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +137,7 @@ def search_write_docs(root: Path, docs: dict[str, str]) -> None:
 @pytest.fixture(scope="session")
 def search_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> tuple[Path, Path]:
     """(folder, index directory) of SEARCH_DOCS, synced once per session. Read-only."""
-    from indexer.sync import SyncOptions, sync_folder
+    from semsearch.indexer.sync import SyncOptions, sync_folder
 
     root = tmp_path_factory.mktemp("search-docs")
     search_write_docs(root, SEARCH_DOCS)
@@ -161,6 +161,6 @@ def store(search_index: tuple[Path, Path]) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def search_searcher(search_index: tuple[Path, Path], encoder: Encoder):  # type: ignore[no-untyped-def]
     """A `Searcher` over `search_index`, shared by the session; do not close it."""
-    from search.searcher import Searcher
+    from semsearch.search.searcher import Searcher
 
     return Searcher(search_index[1], encoder=encoder)

@@ -33,7 +33,7 @@ def start_server(index_dir: Path, env: dict[str, str] | None = None,
     # A file, not a pipe: a pipe nobody reads would stall a server that logs a lot.
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_server
     process = subprocess.Popen(
-        [sys.executable, "-c", "import cli; cli.main()", "serve", "--port", str(port),
+        [sys.executable, "-m", "semsearch", "serve", "--port", str(port),
          "--workers", str(workers)],
         cwd=REPO, env=child_env, stdout=subprocess.DEVNULL, stderr=log,
     )

@@ -14,18 +14,18 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from cli import app
-from indexer.encoder import Encoder
-from indexer.index_dir import load_vectors, vectors_path
-from indexer.neighbours import ExactNeighbours
-from indexer.settings import DEFAULT_MODEL, Settings
-from indexer.stats import index_stats
-from indexer.store import Store
-from indexer.sync import SyncOptions, sync_folder
-from indexer.vector_build import build_vector_index
-from indexer.vector_index import ReadOnlyIndexError, VectorIndex
-from indexer.vector_policy import VectorIndexPolicy
-from search.searcher import Searcher
+from semsearch.cli import app
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.index_dir import load_vectors, vectors_path
+from semsearch.indexer.neighbours import ExactNeighbours
+from semsearch.settings import DEFAULT_MODEL, Settings
+from semsearch.indexer.stats import index_stats
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.vector_build import build_vector_index
+from semsearch.indexer.vector_index import ReadOnlyIndexError, VectorIndex
+from semsearch.indexer.vector_policy import VectorIndexPolicy
+from semsearch.search.searcher import Searcher
 
 DIMENSION = 32
 SIZE = 3000

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
 from tests.live_server import start_server, stop_server
 
 API_KEY = "test-key-123"

@@ -5,10 +5,10 @@ import random
 
 import pytest
 
-from indexer.chunk import chunk_document, split_sentences
-from indexer.documents import Chunk, ParsedDocument
-from indexer.encoder import Encoder
-from indexer.parse import parse_document
+from semsearch.indexer.chunk import chunk_document, split_sentences
+from semsearch.indexer.documents import Chunk, ParsedDocument
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.parse import parse_document
 
 ENGLISH = " ".join(
     f"Sentence {i} explains how the indexer splits long documents into passages. "

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from indexer.encoder import Encoder
-from indexer.index_dir import sync_lock
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
+from semsearch.cli import app
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.index_dir import sync_lock
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
 
 
 @pytest.fixture

@@ -8,22 +8,22 @@ import httpx
 import pytest
 from live_server import start_server, stop_server
 
-from indexer.chunk import chunk_document
-from indexer.documents import ParsedDocument
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
-from search.context import (
+from semsearch.indexer.chunk import chunk_document
+from semsearch.indexer.documents import ParsedDocument
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search.context import (
     MAX_TOKEN_BUDGET,
     build_context,
     citation_line,
     pack,
     token_counter,
 )
-from search.errors import InvalidQueryError
-from search.hits import ChunkView, DocumentView, Hit
-from search.passages import Passage, Source, document_text, fold_duplicates, merge_hits
-from search.searcher import Searcher
+from semsearch.search.errors import InvalidQueryError
+from semsearch.search.hits import ChunkView, DocumentView, Hit
+from semsearch.search.passages import Passage, Source, document_text, fold_duplicates, merge_hits
+from semsearch.search.searcher import Searcher
 
 PRESS_QUESTION = "how did the printing press spread across Europe"
 API_KEY = "context-key"

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder
-from indexer.index_dir import load_vectors, vectors_path
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
-from indexer.sync import SyncOptions, sync_folder
-from indexer.vector_index import VectorIndex
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.index_dir import load_vectors, vectors_path
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.vector_index import VectorIndex
 
 REPO = Path(__file__).parents[1]
 FILES = 40
@@ -62,7 +62,7 @@ def _child_env() -> dict[str, str]:
 
 
 def _start(root: Path, index_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "import cli; cli.main()", "index", str(root),
+    command = [sys.executable, "-m", "semsearch", "index", str(root),
                "--index-dir", str(index_dir), "--chunk-tokens", str(CHUNK_TOKENS),
                "--device", "cpu", "--json"]
     with open(log, "ab") as stderr:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from indexer.encoder import Encoder
-from search.embedding_cache import EmbeddingCache
-from search.searcher import Searcher
+from semsearch.indexer.encoder import Encoder
+from semsearch.search.embedding_cache import EmbeddingCache
+from semsearch.search.searcher import Searcher
 
 
 class _Counted:

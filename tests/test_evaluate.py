@@ -9,8 +9,8 @@ import pytest
 import pytrec_eval
 from typer.testing import CliRunner
 
-from cli import app
-from search.evaluate import (
+from semsearch.cli import app
+from semsearch.search.evaluate import (
     DatasetError,
     load_beir,
     load_query_file,

@@ -27,18 +27,18 @@ import pytest
 from live_server import start_server, stop_server
 from typer.testing import CliRunner
 
-import indexer.vector_index
-from cli import app as cli_app
-from indexer.background import BackgroundSync
-from indexer.encoder import Encoder
-from indexer.errors import IndexLockedError, IndexWriteError
-from indexer.index_dir import vectors_path
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
-from indexer.sync import SyncOptions, SyncReport, sync_folder
-from indexer.vector_index import VectorIndex
-from indexer.walk import CHANGED_WHILE_READING
-from search.searcher import Searcher
+import semsearch.indexer.vector_index
+from semsearch.cli import app as cli_app
+from semsearch.indexer.background import BackgroundSync
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import IndexLockedError, IndexWriteError
+from semsearch.indexer.index_dir import vectors_path
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, SyncReport, sync_folder
+from semsearch.indexer.vector_index import VectorIndex
+from semsearch.indexer.walk import CHANGED_WHILE_READING
+from semsearch.search.searcher import Searcher
 from tests.forked import run_forked
 
 OPTIONS = SyncOptions(chunk_tokens=24, chunk_overlap=0)
@@ -206,7 +206,7 @@ def _count_events(events: _Events) -> None:
         store.connection = _CountingConnection(store.connection, events)  # type: ignore[assignment]
         return store
 
-    write_index, replace = indexer.vector_index.faiss.write_index, os.replace
+    write_index, replace = semsearch.indexer.vector_index.faiss.write_index, os.replace
 
     def counted_write(*args: Any) -> None:
         events.faiss_writes.append(events.tick())
@@ -219,7 +219,7 @@ def _count_events(events: _Events) -> None:
         events.tick()
 
     Store.open = classmethod(counted_open)  # type: ignore[method-assign, assignment]
-    indexer.vector_index.faiss.write_index = counted_write
+    semsearch.indexer.vector_index.faiss.write_index = counted_write
     os.replace = counted_replace
 
 
@@ -399,9 +399,9 @@ def test_failed_faiss_write_is_reported_and_repaired(
 ) -> None:
     root, index_dir, _ = synced
     if fault == "faiss write":
-        monkeypatch.setattr(indexer.vector_index.faiss, "write_index", _faiss_write_error)
+        monkeypatch.setattr(semsearch.indexer.vector_index.faiss, "write_index", _faiss_write_error)
     else:
-        monkeypatch.setattr(indexer.vector_index.os, "fsync", _enospc)
+        monkeypatch.setattr(semsearch.indexer.vector_index.os, "fsync", _enospc)
     with pytest.raises(IndexWriteError, match="No space left on device"):
         sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
     monkeypatch.undo()

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import SEARCH_DOCS
 
-from search.highlight import SEMANTIC_SENTENCES, highlight_chunks, query_terms, stem
-from search.hits import Highlight, Mode
-from search.searcher import Searcher
+from semsearch.search.highlight import SEMANTIC_SENTENCES, highlight_chunks, query_terms, stem
+from semsearch.search.hits import Highlight, Mode
+from semsearch.search.searcher import Searcher
 
 QUERIES = [
     ("zorblax cellulose", Mode.LEXICAL),

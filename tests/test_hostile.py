@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
-from indexer.encoder import Encoder
-from indexer.errors import ParseError
-from indexer.parse import MAX_DOCX_EXPANDED_BYTES, parse_document
-from indexer.settings import DEFAULT_MODEL, Settings
-from indexer.store import Store
-from indexer.sync import SyncOptions, SyncReport, sync_folder
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import ParseError
+from semsearch.indexer.parse import MAX_DOCX_EXPANDED_BYTES, parse_document
+from semsearch.settings import DEFAULT_MODEL, Settings
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, SyncReport, sync_folder
 from tests.forked import run_forked
 
 MEGABYTE = 1 << 20

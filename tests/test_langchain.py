@@ -8,7 +8,7 @@ import pytest
 from langchain_core.documents import Document
 from live_server import start_server, stop_server
 
-from api.langchain_retriever import SemsearchClientError, SemsearchRetriever
+from semsearch.api.langchain_retriever import SemsearchClientError, SemsearchRetriever
 
 API_KEY = "langchain-key"
 METADATA = {"path", "title", "page", "score", "chunk_id", "document_id", "start", "end"}

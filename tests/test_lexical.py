@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from indexer.store import Store
-from search.hits import Filters, Mode
-from search.lexical import LexicalQuery, match_expression
-from search.searcher import Searcher
+from semsearch.indexer.store import Store
+from semsearch.search.hits import Filters, Mode
+from semsearch.search.lexical import LexicalQuery, match_expression
+from semsearch.search.searcher import Searcher
 
 HOSTILE = [
     "AND", "OR", "NOT", "zorblax AND", "AND zorblax", "zorblax OR", "NOT zorblax",

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from indexer.encoder import DEFAULT_MODEL, Encoder
-from indexer.store import Store, fts_tokens
-from indexer.sync import SyncOptions, sync_folder
-from search import lexical
-from search import searcher as searcher_module
-from search.hits import Filters
-from search.lexical import LexicalQuery, build_memory_bm25
-from search.lexical_memory import MemoryBM25
-from search.searcher import Searcher
+from semsearch.indexer.encoder import DEFAULT_MODEL, Encoder
+from semsearch.indexer.store import Store, fts_tokens
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search import lexical
+from semsearch.search import searcher as searcher_module
+from semsearch.search.hits import Filters
+from semsearch.search.lexical import LexicalQuery, build_memory_bm25
+from semsearch.search.lexical_memory import MemoryBM25
+from semsearch.search.searcher import Searcher
 from tests.conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
 QUERIES = [

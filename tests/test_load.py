@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
 
 REPO = Path(__file__).resolve().parents[1]
 

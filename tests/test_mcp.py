@@ -25,7 +25,7 @@ def _stdio_parameters(index_dir: Path) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
     return StdioServerParameters(
         command=sys.executable,
-        args=["-c", "import cli; cli.main()", "mcp", "--index-dir", str(index_dir)],
+        args=["-m", "semsearch", "mcp", "--index-dir", str(index_dir)],
         env={**env, "TOKENIZERS_PARALLELISM": "false"}, cwd=REPO)
 
 

@@ -10,10 +10,10 @@ import pytest
 from live_server import start_server, stop_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL, Settings
-from indexer.sync import SyncOptions, sync_folder
+from semsearch.api.app import create_app
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL, Settings
+from semsearch.indexer.sync import SyncOptions, sync_folder
 
 API_KEY = "metrics-key"
 DOCS = {

@@ -13,16 +13,16 @@ import pytest
 from conftest import SEARCH_DOCS, search_write_docs
 from typer.testing import CliRunner
 
-from indexer.chunk import chunk_document
-from indexer.documents import ParsedDocument
-from indexer.encoder import Encoder, ModelLoadError, load_encoder, resolve_model_path
-from indexer.errors import IndexMismatchError
-from indexer.index_dir import sync_backend
-from indexer.onnx_encoder import MANIFEST_NAME, MODEL_FILE, OnnxEncoder, _publish, export_key
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
-from indexer.sync import SyncOptions, sync_folder
-from search.searcher import Searcher
+from semsearch.indexer.chunk import chunk_document
+from semsearch.indexer.documents import ParsedDocument
+from semsearch.indexer.encoder import Encoder, ModelLoadError, load_encoder, resolve_model_path
+from semsearch.indexer.errors import IndexMismatchError
+from semsearch.indexer.index_dir import sync_backend
+from semsearch.indexer.onnx_encoder import MANIFEST_NAME, MODEL_FILE, OnnxEncoder, _publish, export_key
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search.searcher import Searcher
 
 LONG_TEXT = " ".join(f"Sentence {i} talks about enzymes, sponges and cold sea water."
                      for i in range(80))
@@ -275,7 +275,7 @@ def test_new_index_backend_defaults(tmp_path: Path) -> None:
 
 
 def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:
-    import cli
+    from semsearch import cli
 
     search_write_docs(tmp_path / "docs", DOCS)
     result = CliRunner().invoke(cli.app, ["index", str(tmp_path / "docs"), "--index-dir",
@@ -287,7 +287,7 @@ def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:
 def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
                                               tmp_path: Path, onnx_encoder: Encoder) -> None:
     """No --backend: an existing index keeps its own; a new one gets ONNX on the CPU."""
-    import cli
+    from semsearch import cli
 
     root, index_dir = torch_index
     (root / "new.txt").write_text("A new file about sourdough bread.")
@@ -302,7 +302,7 @@ def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from indexer.settings import Settings
+    from semsearch.settings import Settings
 
     monkeypatch.delenv("SEMSEARCH_CACHE_DIR")  # conftest sets it for the session
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -7,8 +7,8 @@ import docx
 import pytest
 from fpdf import FPDF
 
-from indexer.errors import ParseError
-from indexer.parse import decode_text, is_supported, parse_document
+from semsearch.indexer.errors import ParseError
+from semsearch.indexer.parse import decode_text, is_supported, parse_document
 
 CHINESE = (
     "今天天气很好，我们一起去公园散步吧。"

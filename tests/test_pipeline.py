@@ -7,8 +7,8 @@ from contextlib import nullcontext
 
 import pytest
 
-from indexer.encoder import Encoder
-from indexer.pipeline import prefetch
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.pipeline import prefetch
 
 
 def test_items_come_in_order() -> None:

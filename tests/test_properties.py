@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.chunk import chunk_document, split_sentences
-from indexer.documents import ParsedDocument, Section
-from indexer.encoder import Encoder
-from search.highlight import highlight_chunks
+from semsearch.indexer.chunk import chunk_document, split_sentences
+from semsearch.indexer.documents import ParsedDocument, Section
+from semsearch.indexer.encoder import Encoder
+from semsearch.search.highlight import highlight_chunks
 
 PIECES = st.one_of(
     st.sampled_from(["the", "indexer", "photosynthesis", "floccinaucinihilipilification",

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
-from search.hits import Mode
-from search.rerank import Reranker, RerankerLoadError
-from search.searcher import Searcher
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search.hits import Mode
+from semsearch.search.rerank import Reranker, RerankerLoadError
+from semsearch.search.searcher import Searcher
 
 MARKER = "pineapple"
 PINEAPPLE_DOC = "fruit/pineapple.txt"

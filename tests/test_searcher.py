@@ -15,15 +15,15 @@ from conftest import (
     search_write_docs,
 )
 
-from indexer.encoder import Encoder, TorchEncoder
-from indexer.errors import IndexMismatchError, IndexNotFoundError
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
-from indexer.sync import SyncOptions, sync_folder
-from search.errors import InvalidQueryError
-from search.hits import DocumentView, Filters, Highlight, Hit, Mode, SearchResponse
-from search.lexical import LexicalQuery
-from search.searcher import Searcher
+from semsearch.indexer.encoder import Encoder, TorchEncoder
+from semsearch.indexer.errors import IndexMismatchError, IndexNotFoundError
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search.errors import InvalidQueryError
+from semsearch.search.hits import DocumentView, Filters, Highlight, Hit, Mode, SearchResponse
+from semsearch.search.lexical import LexicalQuery
+from semsearch.search.searcher import Searcher
 
 MODES = [Mode.DENSE, Mode.LEXICAL, Mode.HYBRID]
 # A query with a word of every document, so each mode finds something under any filter.

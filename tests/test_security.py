@@ -21,13 +21,13 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.security import install_security, is_public
-from indexer.encoder import Encoder
-from indexer.errors import PathNotAllowedError
-from indexer.settings import DEFAULT_MODEL, Settings
-from indexer.sync import SyncOptions, sync_folder
-from indexer.walk import resolve_inside
+from semsearch.api.app import create_app
+from semsearch.api.security import install_security, is_public
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import PathNotAllowedError
+from semsearch.settings import DEFAULT_MODEL, Settings
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.walk import resolve_inside
 
 ADMIN_KEY = "admin-key-0123"
 READ_KEYS = ("reader-key-1", "reader-key-2")

@@ -10,13 +10,13 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder
-from indexer.errors import IndexLockedError, IndexMismatchError
-from indexer.index_dir import load_vectors, sync_lock, vectors_path
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
-from indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
-from indexer.vector_index import VectorIndex
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import IndexLockedError, IndexMismatchError
+from semsearch.indexer.index_dir import load_vectors, sync_lock, vectors_path
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
+from semsearch.indexer.vector_index import VectorIndex
 
 GOOD = {
     "notes.txt": "Meeting notes. We agreed to ship the search engine on Friday.\n",
@@ -393,7 +393,7 @@ def _many_files(root: Path, count: int) -> dict[str, str]:
 @pytest.fixture
 def small_handovers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny encoder groups and handovers, so that a small folder makes many of each."""
-    import indexer.sync as sync
+    import semsearch.indexer.sync as sync
 
     monkeypatch.setattr(sync, "ENCODE_GROUP", 3)
     monkeypatch.setattr(sync, "HANDOVER_FILES", 2)
@@ -456,7 +456,7 @@ def test_pipeline_producer_error_propagates_and_commits_nothing(
     folder: Path, index_dir: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch,
     small_handovers: None
 ) -> None:
-    import indexer.sync as sync
+    import semsearch.indexer.sync as sync
 
     _sync(folder, index_dir, lambda: encoder)
     before = _chunk_ids_by_path(index_dir)

@@ -5,9 +5,9 @@ import base64
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder
-from search import text_tools
-from search.errors import InvalidQueryError
+from semsearch.indexer.encoder import Encoder
+from semsearch.search import text_tools
+from semsearch.search.errors import InvalidQueryError
 
 LABELS = {"sport": "sport: football, tennis, athletes and matches",
           "cooking": "cooking: recipes, baking and food",

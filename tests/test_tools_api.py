@@ -9,11 +9,11 @@ import openai
 import pytest
 from live_server import start_server, stop_server
 
-from api.tool_schemas import MAX_MATRIX_CELLS, MAX_TEXT_CHARS, MAX_TEXTS
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
-from search import text_tools
+from semsearch.api.tool_schemas import MAX_MATRIX_CELLS, MAX_TEXT_CHARS, MAX_TEXTS
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search import text_tools
 
 API_KEY = "tools-key-456"
 ROUTES = ["/embed", "/similarity", "/classify", "/v1/embeddings"]

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
-from search import text_tools
+from semsearch.cli import app
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search import text_tools
 
 
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> list[tuple[Any, ...]]:
     """The (model, device, backend) of every load; each returns the session's model."""
-    import indexer.encoder
+    import semsearch.indexer.encoder
 
     for name in ("SEMSEARCH_MODEL", "SEMSEARCH_DEVICE", "SEMSEARCH_BACKEND",
                  "SEMSEARCH_INDEX_DIR"):

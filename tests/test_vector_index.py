@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.vector_index import VectorIndex
+from semsearch.indexer.vector_index import VectorIndex
 
 DIMENSION = 16
 
@@ -168,7 +168,7 @@ def test_limit_threads_holds_for_the_calling_thread_only() -> None:
 
     import faiss
 
-    from indexer.vector_index import limit_threads
+    from semsearch.indexer.vector_index import limit_threads
 
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(2)

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from indexer.walk import iter_files
+from semsearch.indexer.walk import iter_files
 
 
 def _write(root: Path, relative: str, text: str = "content") -> Path:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from indexer.encoder import Encoder
-from indexer.errors import IndexMismatchError
-from indexer.index_dir import sync_lock
-from indexer.settings import DEFAULT_MODEL
-from indexer.store import Store
-from indexer.sync import SyncOptions, sync_folder
-from indexer.watch import WatchOptions, WatchSync, watch_folder
+from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.errors import IndexMismatchError
+from semsearch.indexer.index_dir import sync_lock
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.watch import WatchOptions, WatchSync, watch_folder
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = WatchOptions(debounce_s=0.3, max_wait_s=5.0, retry_s=0.3)
@@ -166,7 +166,7 @@ def test_cli_watch_stops_cleanly_on_sigterm(tmp_path: Path, encoder: Encoder) ->
     sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder)  # no model load needed below
     env = {**os.environ, "COLUMNS": "200"}
     process = subprocess.Popen(
-        [sys.executable, "-c", "import cli; cli.main()", "watch", str(root),
+        [sys.executable, "-m", "semsearch", "watch", str(root),
          "--index-dir", str(index_dir), "--debounce", "0.2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from live_server import start_server, stop_server
 
-from indexer.encoder import Encoder
-from indexer.settings import DEFAULT_MODEL
-from indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.encoder import Encoder
+from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.sync import SyncOptions, sync_folder
 
 API_KEY = "web-key-4711"
 ARTIFACTS = Path(os.environ.get("SEMSEARCH_TEST_ARTIFACTS")

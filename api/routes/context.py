@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.context_schemas import ContextOut, ContextRequest
-from api.deps import get_searcher
-from api.routes.search import to_filters
-from search.context import build_context
-from search.searcher import Searcher
+from semsearch.api.context_schemas import ContextOut, ContextRequest
+from semsearch.api.deps import get_searcher
+from semsearch.api.routes.search import to_filters
+from semsearch.search.context import build_context
+from semsearch.search.searcher import Searcher
 
 router = APIRouter(tags=["context"])
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]

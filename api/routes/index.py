@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParameter
 
-from api.deps import get_searcher, get_settings, get_sync, require_admin
-from api.schemas import DocumentOut, IndexRequest, IndexStatusOut, StatsOut
-from indexer.background import BackgroundSync
-from indexer.settings import Settings
-from indexer.stats import index_stats
-from indexer.walk import printable_path, resolve_inside
-from search.searcher import Searcher
+from semsearch.api.deps import get_searcher, get_settings, get_sync, require_admin
+from semsearch.api.schemas import DocumentOut, IndexRequest, IndexStatusOut, StatsOut
+from semsearch.indexer.background import BackgroundSync
+from semsearch.settings import Settings
+from semsearch.indexer.stats import index_stats
+from semsearch.indexer.walk import printable_path, resolve_inside
+from semsearch.search.searcher import Searcher
 
 router = APIRouter()
 health_router = APIRouter()

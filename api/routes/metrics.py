@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from api.metrics import RequestMetrics
+from semsearch.api.metrics import RequestMetrics
 
 router = APIRouter()
 

@@ -14,18 +14,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from api.errors import status_for
-from api.routes.tools import EncoderDep
-from api.tool_schemas import (
+from semsearch.api.errors import status_for
+from semsearch.api.routes.tools import EncoderDep
+from semsearch.api.tool_schemas import (
     OpenAIEmbedding,
     OpenAIEmbeddingList,
     OpenAIEmbeddingRequest,
     OpenAIErrorResponse,
     OpenAIUsage,
 )
-from indexer.errors import IndexerError
-from search import text_tools
-from search.errors import SearchError
+from semsearch.indexer.errors import IndexerError
+from semsearch.search import text_tools
+from semsearch.search.errors import SearchError
 
 
 class OpenAIErrorRoute(APIRoute):

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import get_searcher
-from api.schemas import (
+from semsearch.api.deps import get_searcher
+from semsearch.api.schemas import (
     BatchSearchRequest,
     BatchSearchResponseOut,
     FiltersIn,
@@ -13,8 +13,8 @@ from api.schemas import (
     SearchRequest,
     SearchResponseOut,
 )
-from search.hits import Filters, SearchResponse
-from search.searcher import Searcher
+from semsearch.search.hits import Filters, SearchResponse
+from semsearch.search.searcher import Searcher
 
 router = APIRouter(tags=["search"])
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]

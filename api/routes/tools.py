@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import get_searcher
-from api.tool_schemas import (
+from semsearch.api.deps import get_searcher
+from semsearch.api.tool_schemas import (
     ClassificationOut,
     ClassifyRequest,
     ClassifyResponse,
@@ -14,9 +14,9 @@ from api.tool_schemas import (
     SimilarityRequest,
     SimilarityResponse,
 )
-from indexer.encoder import Encoder
-from search import text_tools
-from search.searcher import Searcher
+from semsearch.indexer.encoder import Encoder
+from semsearch.search import text_tools
+from semsearch.search.searcher import Searcher
 
 router = APIRouter(tags=["tools"])
 

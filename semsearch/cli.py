@@ -24,9 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from indexer.errors import IndexerError
-from indexer.settings import Settings
-from indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
+from semsearch.indexer.errors import IndexerError
+from semsearch.settings import Settings
+from semsearch.indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Semantic search over your own documents.")
@@ -56,7 +56,7 @@ def _errors() -> Iterator[None]:
 
 
 def _search_error_type() -> type[Exception]:
-    from search.errors import SearchError
+    from semsearch.search.errors import SearchError
 
     return SearchError
 
@@ -79,9 +79,9 @@ def index(
     as_json: JsonOption = False,
 ) -> None:
     """Sync a folder into the index: only new, changed and removed files cost work."""
-    from indexer.encoder import load_encoder
-    from indexer.index_dir import sync_backend
-    from indexer.sync import SyncOptions, sync_folder
+    from semsearch.indexer.encoder import load_encoder
+    from semsearch.indexer.index_dir import sync_backend
+    from semsearch.indexer.sync import SyncOptions, sync_folder
 
     settings = _settings(index_dir=index_dir, model=model, device=device,
                          chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
@@ -132,7 +132,7 @@ def _progress_bar() -> Iterator[Callable[[Any], None]]:
 @app.command()
 def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
     """Show what the index holds."""
-    from indexer.stats import index_stats
+    from semsearch.indexer.stats import index_stats
 
     settings = _settings(index_dir=index_dir)
     with _errors():
@@ -168,8 +168,8 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Search the index and print ranked results with path, score and highlight."""
-    from search.hits import Filters
-    from search.searcher import Searcher
+    from semsearch.search.hits import Filters
+    from semsearch.search.searcher import Searcher
 
     settings = _settings(index_dir=index_dir)
     filters = Filters(path_prefix=path_prefix, path_glob=path_glob,
@@ -204,17 +204,17 @@ def serve(
 
     import uvicorn
 
-    from indexer.stats import index_stats
+    from semsearch.indexer.stats import index_stats
 
     settings = _settings(index_dir=index_dir, host=host, port=port)
     with _errors():
         index_stats(settings.index_dir)  # fail here, clearly, when there is no index
     # The app factory reads its settings from the environment, also in worker processes.
     os.environ["SEMSEARCH_INDEX_DIR"] = str(settings.index_dir.resolve())
-    from api.metrics import log_config
+    from semsearch.api.metrics import log_config
 
     # One request line from api/metrics.py (method, route, status, ms) replaces uvicorn's.
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+    uvicorn.run("semsearch.api.app:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=workers, log_level="info", log_config=log_config(), access_log=False)
 
 
@@ -240,11 +240,11 @@ def evaluate_command(
     A BEIR corpus is indexed through the same path as `semsearch index`, into an index
     directory (default .semsearch-eval/NAME) that later runs reuse.
     """
-    from indexer.encoder import load_encoder
-    from indexer.index_dir import sync_backend
-    from indexer.sync import SyncOptions, sync_folder
-    from search import evaluate as ev
-    from search.searcher import Searcher
+    from semsearch.indexer.encoder import load_encoder
+    from semsearch.indexer.index_dir import sync_backend
+    from semsearch.indexer.sync import SyncOptions, sync_folder
+    from semsearch.search import evaluate as ev
+    from semsearch.search.searcher import Searcher
 
     if (dataset is None) == (queries is None):
         console.print("[red]error:[/red] give either a BEIR DATASET folder or --queries FILE")
@@ -295,7 +295,7 @@ def _same(path: str) -> str:
 def _run_evaluation(searcher: Any, data: Any, modes: list[str], rerank: bool,
                     to_doc_id: Callable[[str], str],
                     ignore_identical_ids: bool) -> dict[str, dict[str, float]]:
-    from search import evaluate as ev
+    from semsearch.search import evaluate as ev
 
     runs = [(m, False) for m in modes] + ([(m, True) for m in modes] if rerank else [])
     results = {}
@@ -319,8 +319,8 @@ def mcp_command(index_dir: IndexDirOption = None) -> None:
     Tools: search, context, get_document. Over HTTP, `semsearch serve` offers the same
     tools at /mcp.
     """
-    from api.mcp_server import build_mcp_server
-    from search.searcher import Searcher
+    from semsearch.api.mcp_server import build_mcp_server
+    from semsearch.search.searcher import Searcher
 
     settings = _settings(index_dir=index_dir)
     with _errors():  # a missing index fails here, before the client's handshake
@@ -349,9 +349,9 @@ def _fail(message: str) -> typer.Exit:
 def _tool_encoder(index_dir: Path | None, model: str | None, device: str | None,
                   backend: str | None) -> Any:
     """The model (and backend) of `index_dir` when given, else the configured ones."""
-    from indexer.encoder import load_encoder
-    from indexer.index_dir import sync_backend
-    from indexer.stats import index_stats
+    from semsearch.indexer.encoder import load_encoder
+    from semsearch.indexer.index_dir import sync_backend
+    from semsearch.indexer.stats import index_stats
 
     if index_dir is not None and model is not None:
         raise _fail("give --model or --index-dir (which uses the index's model), not both")
@@ -409,7 +409,7 @@ def embed(
     device: DeviceOption = None, backend: BackendOption = None, as_json: JsonOption = False,
 ) -> None:
     """Print the unit vectors of TEXTS (full vectors with --json)."""
-    from search import text_tools
+    from semsearch.search import text_tools
 
     with _errors():
         encoder = _tool_encoder(index_dir, model, device, backend)
@@ -436,7 +436,7 @@ def similarity(
     device: DeviceOption = None, backend: BackendOption = None, as_json: JsonOption = False,
 ) -> None:
     """Cosine similarity of A and B, of each pair in a file, or of queries x documents."""
-    from search import text_tools
+    from semsearch.search import text_tools
 
     forms = [bool(texts), pairs_file is not None,
              queries_file is not None or documents_file is not None]
@@ -483,7 +483,7 @@ def classify(
     device: DeviceOption = None, backend: BackendOption = None, as_json: JsonOption = False,
 ) -> None:
     """Label TEXTS zero-shot (--label) or from labelled examples (--examples)."""
-    from search import text_tools
+    from semsearch.search import text_tools
 
     if bool(label) == (examples is not None):
         raise _fail("give --label (repeat it) or --examples FILE.jsonl, not both or neither")
@@ -530,11 +530,11 @@ def watch(
     import threading
     import time
 
-    from indexer.encoder import load_encoder
-    from indexer.errors import IndexNotFoundError
-    from indexer.stats import index_stats
-    from indexer.sync import SyncOptions
-    from indexer.watch import WatchOptions, WatchSync, stop_on_signals, summary, watch_folder
+    from semsearch.indexer.encoder import load_encoder
+    from semsearch.indexer.errors import IndexNotFoundError
+    from semsearch.indexer.stats import index_stats
+    from semsearch.indexer.sync import SyncOptions
+    from semsearch.indexer.watch import WatchOptions, WatchSync, stop_on_signals, summary, watch_folder
 
     settings = _settings(index_dir=index_dir, device=device)
     chunking = {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
@@ -544,7 +544,7 @@ def watch(
             chunking = {key: int(str(recorded[key])) for key in chunking}
     except IndexNotFoundError:
         pass  # a new index takes the configured one
-    from indexer.index_dir import sync_backend
+    from semsearch.indexer.index_dir import sync_backend
 
     with _errors():  # an existing index keeps its own backend too
         backend = sync_backend(settings.index_dir, settings.backend, settings.device)
