@@ -1,4 +1,4 @@
-"""api/langchain_retriever.py against a live `semsearch serve`, sync and async."""
+"""semsearch/integrations/langchain.py against a live `semsearch serve`, sync and async."""
 
 import asyncio
 from collections.abc import Iterator
@@ -8,7 +8,7 @@ import pytest
 from langchain_core.documents import Document
 from live_server import start_server, stop_server
 
-from semsearch.api.langchain_retriever import SemsearchClientError, SemsearchRetriever
+from semsearch.integrations.langchain import SemsearchClientError, SemsearchRetriever
 
 API_KEY = "langchain-key"
 METADATA = {"path", "title", "page", "score", "chunk_id", "document_id", "start", "end"}
