@@ -3,6 +3,8 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -14,11 +16,9 @@ from semsearch.api.routes import context as context_routes
 from semsearch.api.routes import index, metrics, openai_compat, search, tools, web
 from semsearch.api.security import install_security
 from semsearch.indexer.background import BackgroundSync
-from semsearch.settings import Settings
-from semsearch.indexer.stats import index_stats
-from semsearch.indexer.sync import SyncOptions
-from semsearch.indexer.vector_policy import VectorIndexPolicy
+from semsearch.indexer.encoders import EncoderSpec
 from semsearch.search.searcher import Searcher
+from semsearch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        searcher = Searcher(settings.index_dir, device=settings.device,
-                            rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
+        searcher = Searcher(settings.index_dir, settings.encoder_spec(),
+                            rerank_model=settings.rerank_model)
         app.state.searcher = searcher
-        recorded = index_stats(searcher.index_dir)
-        # Background syncs keep the chunking and the backend the index was built with.
-        app.state.sync = BackgroundSync(
-            searcher.index_dir, searcher.model_name, lambda: searcher.encoder,
-            SyncOptions(backend=searcher.backend, chunk_tokens=int(str(recorded["chunk_tokens"])),
-                        chunk_overlap=int(str(recorded["chunk_overlap"])),
-                        batch_size=settings.batch_size, max_file_bytes=settings.max_file_bytes,
-                        vector_index=VectorIndexPolicy(kind=settings.vector_index)
-                        if settings.vector_index else None),
-        )
+        # Background syncs reuse the searcher's model and keep the chunking the index
+        # was built with.
+        job = settings.sync_job(Path(searcher.reader.manifest.root), searcher.index_dir)
+        app.state.sync = BackgroundSync(replace(
+            job, encoder=EncoderSpec.of(searcher.encoder),
+            options=replace(job.options, chunk_tokens=None, chunk_overlap=None)))
         log.info("serving index %s", searcher.index_dir)
         # The MCP endpoint's session manager lives as long as the app, inside its lifespan.
         async with app.state.mcp.session_manager.run():

@@ -4,8 +4,10 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode
+from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode, to_filters
 from semsearch.search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET
+from semsearch.search.options import Mode as SearchMode
+from semsearch.search.options import SearchOptions
 
 
 class ContextRequest(BaseModel):
@@ -39,6 +41,11 @@ class ContextRequest(BaseModel):
         if value is not None and not math.isfinite(value):
             raise ValueError("min_score must be a finite number")
         return value
+
+    def to_options(self) -> SearchOptions:
+        """The library's `SearchOptions` for this request."""
+        return SearchOptions(k=self.k, mode=SearchMode(self.mode), rerank=self.rerank,
+                             filters=to_filters(self.filters), min_score=self.min_score)
 
 
 class SourceOut(BaseModel):

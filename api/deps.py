@@ -4,8 +4,8 @@ from fastapi import HTTPException, Request, status
 
 from semsearch.api.security import UNAUTHORIZED, auth_enabled, key_role
 from semsearch.indexer.background import BackgroundSync
-from semsearch.settings import Settings
 from semsearch.search.searcher import Searcher
+from semsearch.settings import Settings
 
 
 def get_searcher(request: Request) -> Searcher:

@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from semsearch.indexer.encoders.cross_encoder import RerankerLoadError
 from semsearch.indexer.errors import (
     IndexCorruptError,
     IndexerError,
@@ -15,12 +16,12 @@ from semsearch.indexer.errors import (
     PathNotAllowedError,
 )
 from semsearch.search.errors import InvalidQueryError, SearchError
-from semsearch.search.rerank import RerankerLoadError
 
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidQueryError, 422),
+    (RerankerLoadError, 503),  # the server lacks its cross-encoder (offline, wrong path)
     (IndexLockedError, 409),
     (IndexMismatchError, 409),
     (IndexNotFoundError, 503),
@@ -28,7 +29,6 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (IndexWriteError, 507),  # Insufficient Storage: disk full or a failed write
     (IndexCorruptError, 500),
     (IndexerError, 500),
-    (RerankerLoadError, 503),  # the server lacks its cross-encoder (offline, wrong path)
     (SearchError, 500),
 ]
 

@@ -21,14 +21,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semsearch.api.context_schemas import ContextOut
 from semsearch.api.deps import require_api_key
-from semsearch.api.routes.search import to_filters
-from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode
+from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode, to_filters
 from semsearch.indexer.errors import IndexerError
-from semsearch.settings import Settings
 from semsearch.search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET, build_context
 from semsearch.search.errors import SearchError
+from semsearch.search.options import Mode as SearchMode
+from semsearch.search.options import SearchOptions
 from semsearch.search.passages import document_text
 from semsearch.search.searcher import Searcher
+from semsearch.settings import Settings
 
 MCP_PATH = "/mcp"
 MAX_DOCUMENT_CHARS = 200_000
@@ -103,8 +104,8 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
                filters: FiltersIn | None = None) -> McpSearchResult:
         """Find the chunks of the indexed documents that best match `query`."""
         with _tool_errors():
-            response = get_searcher().search(query, k=k, mode=mode,
-                                             filters=to_filters(filters), highlight=False)
+            response = get_searcher().search(query, SearchOptions(
+                k=k, mode=SearchMode(mode), filters=to_filters(filters), highlight=False))
         return McpSearchResult(query=query, hits=[
             McpHit.model_validate(hit.to_dict()) for hit in response.results])
 
@@ -119,9 +120,9 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
         packed into at most `token_budget` tokens; empty with a note when none scores
         at least `min_score`."""
         with _tool_errors():
-            result = build_context(get_searcher(), question, k=k, token_budget=token_budget,
-                                   mode=mode, filters=to_filters(filters),
-                                   min_score=min_score)
+            options = SearchOptions(k=k, mode=SearchMode(mode), filters=to_filters(filters),
+                                    min_score=min_score)
+            result = build_context(get_searcher(), question, options, token_budget)
         return ContextOut.model_validate(result.to_dict())
 
     @server.tool()

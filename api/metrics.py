@@ -157,7 +157,7 @@ def _index_counts(app: FastAPI) -> dict[str, int] | None:
     except IndexerError as error:  # a scrape reports what it can; the log says why not
         logging.getLogger(__name__).warning("index counts unavailable: %s", error)
         return None
-    return {key: int(str(stats[key])) for key in ("documents", "chunks", "skipped")}
+    return {"documents": stats.documents, "chunks": stats.chunks, "skipped": stats.skipped}
 
 
 def _sync_status(app: FastAPI) -> SyncStatus | None:

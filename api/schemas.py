@@ -1,10 +1,14 @@
-"""Request and response models, with the documented limits enforced before any work."""
+"""Request models, with the documented limits enforced before any work; each turns into
+the library's own options. Responses are the library's dataclasses, served as they are."""
 
 import math
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from semsearch.search.options import Filters, SearchOptions
+from semsearch.search.options import Mode as SearchMode
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
@@ -33,7 +37,7 @@ class FiltersIn(BaseModel):
         return values
 
 
-class SearchOptions(BaseModel):
+class SearchOptionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, ge=1, le=MAX_K, description=f"results wanted, 1 to {MAX_K}")
@@ -51,6 +55,25 @@ class SearchOptions(BaseModel):
             raise ValueError("min_score must be a finite number")
         return value
 
+    def to_options(self) -> SearchOptions:
+        """The library's `SearchOptions` for this request."""
+        return SearchOptions(k=self.k, mode=SearchMode(self.mode), rerank=self.rerank,
+                             filters=to_filters(self.filters), group_by=self.group_by,
+                             min_score=self.min_score)
+
+
+def to_filters(filters: FiltersIn | None) -> Filters:
+    """The library's `Filters` for a request's filters (none: every document)."""
+    if filters is None:
+        return Filters()
+    return Filters(
+        path_prefix=filters.path_prefix,
+        path_glob=filters.path_glob,
+        file_types=tuple(filters.file_types),
+        modified_after=filters.modified_after.timestamp() if filters.modified_after else None,
+        modified_before=filters.modified_before.timestamp() if filters.modified_before else None,
+    )
+
 
 def _check_query(value: str) -> str:
     if not value.strip():
@@ -58,7 +81,7 @@ def _check_query(value: str) -> str:
     return value
 
 
-class SearchRequest(SearchOptions):
+class SearchRequest(SearchOptionsIn):
     query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS)
 
     @field_validator("query")
@@ -67,7 +90,7 @@ class SearchRequest(SearchOptions):
         return _check_query(value)
 
 
-class BatchSearchRequest(SearchOptions):
+class BatchSearchRequest(SearchOptionsIn):
     queries: list[str] = Field(..., min_length=1, max_length=MAX_BATCH)
 
     @field_validator("queries")
@@ -80,117 +103,11 @@ class BatchSearchRequest(SearchOptions):
         return values
 
 
-class HighlightOut(BaseModel):
-    text: str
-    start: int
-    end: int
-
-
-class HitOut(BaseModel):
-    chunk_id: int
-    doc_id: int
-    path: str
-    title: str
-    text: str
-    page: int | None
-    start: int
-    end: int
-    headings: list[str]
-    score: float
-    score_kind: str
-    scores: dict[str, float]
-    highlights: list[HighlightOut]
-
-
-class SearchResponseOut(BaseModel):
-    query: str
-    results: list[HitOut]
-    timings_ms: dict[str, float]
-
-
-class BatchSearchResponseOut(BaseModel):
-    responses: list[SearchResponseOut]
-
-
 class IndexRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str | None = Field(None, max_length=4096,
                              description="folder to sync; default the index's own folder")
-
-
-class SkippedOut(BaseModel):
-    path: str
-    reason: str
-
-
-class SyncReportOut(BaseModel):
-    added: int
-    updated: int
-    unchanged: int
-    removed: int
-    renamed: int
-    skipped: list[SkippedOut]
-    chunks_written: int
-    chunks_encoded: int
-    seconds: float
-
-
-class IndexStatusOut(BaseModel):
-    running: bool
-    path: str | None
-    started_at: float | None
-    finished_at: float | None
-    files_done: int
-    files_total: int
-    chunks_encoded: int
-    last_report: SyncReportOut | None
-    last_error: str | None
-
-
-class VectorIndexOut(BaseModel):
-    type: str = Field(description="flat (exact), hnsw or ivf (approximate)")
-    params: dict[str, int | str] = Field(description="e.g. nlist, nprobe; M, ef_search")
-    vectors: int
-    tombstones: int = Field(description="hnsw: removed vectors still in the graph")
-    requested: str = Field(description="the setting: auto, flat, hnsw or ivf")
-
-
-class StatsOut(BaseModel):
-    documents: int
-    chunks: int
-    skipped: int
-    model: str
-    backend: str = Field(description="encoder backend that built the index: torch, onnx, "
-                         "onnx-int8")
-    dimension: int
-    index_type: str
-    vector_index: VectorIndexOut
-    chunk_tokens: int
-    chunk_overlap: int
-    root: str
-    generation: int
-    last_sync: float | None
-
-
-class ChunkOut(BaseModel):
-    chunk_id: int
-    ordinal: int
-    text: str
-    start: int
-    end: int
-    page: int | None
-    headings: list[str]
-
-
-class DocumentOut(BaseModel):
-    doc_id: int
-    path: str
-    title: str
-    format: str
-    size: int
-    mtime: float
-    chunks: list[ChunkOut]
 
 
 class ErrorOut(BaseModel):

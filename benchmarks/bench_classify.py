@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from semsearch.indexer.encoder import Encoder, load_encoder  # noqa: E402
-from semsearch.settings import DEFAULT_MODEL  # noqa: E402
+from semsearch.indexer.encoders import Encoder, EncoderSpec  # noqa: E402
 from semsearch.search import text_tools  # noqa: E402
+from semsearch.settings import DEFAULT_MODEL  # noqa: E402
 
 DATA = Path(__file__).with_name("classify_set.jsonl")
 DESCRIPTIONS = {
@@ -109,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
     texts, truth = [r["text"] for r in rows], [r["label"] for r in rows]
-    encoder = CachedEncoder(load_encoder(DEFAULT_MODEL, args.device, args.backend))
+    encoder = CachedEncoder(EncoderSpec(DEFAULT_MODEL, args.backend or "torch",
+                                        args.device).load())
     print(f"{len(texts)} texts, {len(set(truth))} labels, model {DEFAULT_MODEL} "
           f"({args.backend} on {args.device})")
     zero_shot(encoder, texts, truth)

@@ -32,10 +32,10 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from semsearch.indexer.chunk import chunk_document  # noqa: E402
-from semsearch.indexer.encoder import Encoder, load_encoder  # noqa: E402
+from semsearch.indexer.encoders import Encoder, EncoderSpec  # noqa: E402
 from semsearch.indexer.parse import parse_document  # noqa: E402
-from semsearch.settings import DEFAULT_MODEL, Settings  # noqa: E402
 from semsearch.search.evaluate import load_beir  # noqa: E402
+from semsearch.settings import DEFAULT_MODEL, Settings  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
@@ -78,7 +78,8 @@ def main() -> None:
     load_s: dict[str, float] = {}
     for backend in BACKENDS:
         started = time.perf_counter()
-        encoders[backend] = load_encoder(DEFAULT_MODEL, "cpu", backend, settings.cache_dir)
+        encoders[backend] = EncoderSpec(DEFAULT_MODEL, backend, "cpu",
+                                        settings.cache_dir).load()
         load_s[backend] = round(time.perf_counter() - started, 2)
         encoders[backend].encode(["warm up"] * 8)
     texts = chunk_texts(args.scifact, args.limit, encoders["torch"])

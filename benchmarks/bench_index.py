@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from bench_common import current_rss_mb, peak_rss_mb, print_table, read_chunks
 
-from semsearch.indexer.encoder import load_encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import EncoderSpec
 from semsearch.indexer.store import DB_NAME
 from semsearch.indexer.sync import ENCODE_GROUP, SyncOptions, sync_folder
 from semsearch.search.evaluate import Dataset, load_beir, write_corpus_files
+from semsearch.settings import DEFAULT_MODEL
 
 
 def fresh_dir(path: Path) -> None:
@@ -82,14 +82,14 @@ def main() -> None:
     print(f"{files} documents written to {docs_dir}", flush=True)
 
     started = time.perf_counter()
-    encoder = load_encoder(DEFAULT_MODEL, "cpu")
+    encoder = EncoderSpec(DEFAULT_MODEL, "torch", "cpu").load()
     model_load_s = time.perf_counter() - started
     encoder.encode(["warm-up sentence"] * 8, args.batch_size)
     rss_before = current_rss_mb()
 
     options = SyncOptions(batch_size=args.batch_size)
     started, cpu = time.perf_counter(), time.process_time()
-    report = sync_folder(docs_dir, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+    report = sync_folder(docs_dir, index_dir, EncoderSpec.of(encoder), options)
     sync_s, sync_cpu = time.perf_counter() - started, time.process_time() - cpu
     peak_after_sync = peak_rss_mb()
     print(f"sync: {report.chunks_written} chunks in {sync_s:.1f} s", flush=True)
@@ -114,7 +114,7 @@ def main() -> None:
         print(f"floor in groups of {ENCODE_GROUP}: {grouped_s:.1f} s", flush=True)
 
     started = time.perf_counter()
-    second = sync_folder(docs_dir, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+    second = sync_folder(docs_dir, index_dir, EncoderSpec.of(encoder), options)
     second_s = time.perf_counter() - started
 
     chunks = report.chunks_written

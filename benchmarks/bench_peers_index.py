@@ -1,7 +1,7 @@
 """Indexing throughput and memory: semsearch vs txtai vs the bare encoder, side by side.
 
 Each leg runs in its own child process (so its peak RSS, `ru_maxrss`, is its own), loads
-the same bundled model from disk (`indexer.encoder.resolve_model_path`), warms it up on
+the same bundled model from disk (`semsearch.indexer.encoders.resolve_model_path`), warms it up on
 the same 8 sentences, and then is timed on the same work:
 
   semsearch     `semsearch index DOCS --index-dir FRESH --json` (the CLI's typer app, in
@@ -14,7 +14,7 @@ the same 8 sentences, and then is timed on the same work:
                 semsearch builds its FTS5 one); only with `--legs ...,txtai-hybrid`;
   floor         `SentenceTransformer.encode` of the same chunk texts, one call, same batch
                 size, normalised: no parsing, chunking, storing or index building;
-  encoder       semsearch's own encoder (`load_encoder` with the backend the semsearch
+  encoder       semsearch's own encoder (`EncoderSpec.load` with the backend the semsearch
                 leg used, e.g. ONNX) encoding the same texts in one call: semsearch's
                 floor when its backend is not sentence-transformers' torch.
 
@@ -240,10 +240,9 @@ def semsearch_leg(args: argparse.Namespace) -> dict[str, Any]:
     """Run `semsearch index DOCS` itself (its typer app, in this process) into a fresh dir.
 
     So every choice the CLI makes (backend, vector index, chunking) is the one measured.
-    `indexer.encoder.load_encoder` is wrapped only to time the model load and warm the
+    `EncoderSpec.load` is wrapped only to time the model load and warm the
     model up like the other legs; both are taken out of the sync's time.
     """
-    import semsearch.indexer.encoder
 
     index_dir = args.work / "semsearch-index"
     remove_index(index_dir, DB_NAME)
@@ -251,12 +250,14 @@ def semsearch_leg(args: argparse.Namespace) -> dict[str, Any]:
                "--device", args.device, "--batch-size", str(args.batch_size)]
     if args.backend:
         command += ["--backend", args.backend]
-    original = indexer.encoder.load_encoder
+    from semsearch.indexer.encoders import EncoderSpec
+
+    original = EncoderSpec.load
     loads: list[dict[str, Any]] = []
 
-    def timed_load(*load_args: Any, **load_kwargs: Any) -> Any:
+    def timed_load(spec: EncoderSpec) -> Any:
         def load_and_warm() -> Any:
-            loaded = original(*load_args, **load_kwargs)
+            loaded = original(spec)
             loaded.encode(WARMUP, args.batch_size)
             return loaded
 
@@ -265,11 +266,11 @@ def semsearch_leg(args: argparse.Namespace) -> dict[str, Any]:
                       "encoder": describe_encoder(encoder)})
         return encoder
 
-    indexer.encoder.load_encoder = timed_load  # type: ignore[assignment]
+    EncoderSpec.load = timed_load  # type: ignore[method-assign]
     try:
         printed, seconds, cpu = timed(lambda: run_cli(command))
     finally:
-        indexer.encoder.load_encoder = original  # type: ignore[assignment]
+        EncoderSpec.load = original  # type: ignore[method-assign]
     if len(loads) != 1:
         raise SystemExit(f"`semsearch index` loaded the model {len(loads)} times, not once")
     load = loads[0]
@@ -318,7 +319,7 @@ def txtai_leg(args: argparse.Namespace) -> dict[str, Any]:
     """Index semsearch's chunk texts with txtai (content store, Faiss) and save it."""
     from txtai import Embeddings
 
-    from semsearch.indexer.encoder import resolve_model_path
+    from semsearch.indexer.encoders import resolve_model_path
     from semsearch.settings import Settings
 
     ids, texts = load_chunk_texts(args.work)
@@ -354,7 +355,7 @@ def floor_leg(args: argparse.Namespace) -> dict[str, Any]:
     """The bare model's encode of the same chunk texts: the least any indexer can spend."""
     from sentence_transformers import SentenceTransformer
 
-    from semsearch.indexer.encoder import resolve_model_path
+    from semsearch.indexer.encoders import resolve_model_path
     from semsearch.settings import Settings
 
     _, texts = load_chunk_texts(args.work)
@@ -374,16 +375,13 @@ def floor_leg(args: argparse.Namespace) -> dict[str, Any]:
 
 def encoder_leg(args: argparse.Namespace) -> dict[str, Any]:
     """semsearch's encoder alone, with the semsearch leg's backend, on the same texts."""
-    import inspect
-
-    from semsearch.indexer.encoder import load_encoder
+    from semsearch.indexer.encoders import EncoderSpec
     from semsearch.settings import Settings
 
     _, texts = load_chunk_texts(args.work)
     used = json.loads((args.work / "chunks.json").read_text())["encoder"]
-    extra = ({"backend": used["backend"]} if "backend" in used
-             and "backend" in inspect.signature(load_encoder).parameters else {})
-    encoder, load_s, _ = timed(lambda: load_encoder(Settings().model, args.device, **extra))
+    spec = EncoderSpec(Settings().model, used.get("backend", "torch"), args.device)
+    encoder, load_s, _ = timed(spec.load)
     encoder.encode(WARMUP, args.batch_size)
     rss_after_load = current_rss_mb()
     vectors, seconds, cpu = timed(lambda: encoder.encode(texts, args.batch_size))

@@ -32,7 +32,6 @@ Run (txtai comes with the `bench` extra; without it its systems are skipped):
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sqlite3
@@ -46,6 +45,7 @@ from bench_common import percentiles, print_table, read_chunks
 from numpy.typing import NDArray
 
 from semsearch.indexer.store import DB_NAME
+from semsearch.search.options import SearchOptions
 
 # A system: query text -> chunk ids of its top k, best first.
 System = Callable[[str], list[int]]
@@ -116,7 +116,7 @@ def semantic_search_system(embed: Embed, vectors: NDArray[np.float32], ids: list
 
 def semsearch_system(searcher: Any, mode: str, k: int, highlight: bool) -> System:
     def search(query: str) -> list[int]:
-        response = searcher.search(query, k=k, mode=mode, highlight=highlight)
+        response = searcher.search(query, SearchOptions(k=k, mode=mode, highlight=highlight))
         return [hit.chunk_id for hit in response.results]
 
     return search
@@ -196,7 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
 
-    from semsearch.indexer.encoder import resolve_model_path
+    from semsearch.indexer.encoders import resolve_model_path
     from semsearch.search.searcher import Searcher
 
     data = load_beir(args.dataset, args.split)
@@ -208,9 +208,7 @@ def main() -> None:
     started = time.perf_counter()
     # Its model and backend, as `semsearch serve` opens it. Its query-embedding cache is
     # off: the semsearch rows share one Searcher and would reuse each other's embeddings.
-    no_cache = ({"embedding_cache_size": 0} if "embedding_cache_size"
-                in inspect.signature(Searcher).parameters else {})
-    searcher = Searcher(args.index, **no_cache)
+    searcher = Searcher(args.index, embedding_cache_size=0)
     searcher_load_s = time.perf_counter() - started
     # As a server does after it starts: BM25's postings are read into memory in the
     # background; until then FTS5 scores the lexical leg (same scores, slower).
@@ -278,7 +276,7 @@ def main() -> None:
               "searcher_open_s": round(searcher_load_s, 2),
               "bm25": "memory" if bm25_in_memory else "fts5",
               "bm25_ready_s": round(bm25_ready_s, 2),
-              "semsearch_embedding_cache": "off" if no_cache else "none in this version",
+              "semsearch_embedding_cache": "off",
               "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
               "loadavg_1m": round(os.getloadavg()[0], 2), "txtai": txtai_info,
               "systems": result}

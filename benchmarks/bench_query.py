@@ -26,6 +26,7 @@ from pathlib import Path
 from bench_common import percentiles, print_table, running_server
 
 from semsearch.search.evaluate import beir_doc_id, load_beir, score_run
+from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
 
 MODES = ("dense", "lexical", "hybrid")
@@ -41,12 +42,12 @@ def run_in_process(searcher: Searcher, queries: list[tuple[str, str]], k: int
     runs: dict[str, dict[str, list[str]]] = {}
     for mode in MODES:
         for _, text in queries[:WARMUP]:
-            searcher.search(text, k=k, mode=mode)
+            searcher.search(text, SearchOptions(k=k, mode=mode))
         times: list[float] = []
         stages: dict[str, list[float]] = {}
         for _, text in queries:
             started = time.perf_counter()
-            response = searcher.search(text, k=k, mode=mode)
+            response = searcher.search(text, SearchOptions(k=k, mode=mode))
             times.append((time.perf_counter() - started) * 1000)
             for stage, ms in response.timings_ms.items():
                 stages.setdefault(stage, []).append(ms)
@@ -57,7 +58,8 @@ def run_in_process(searcher: Searcher, queries: list[tuple[str, str]], k: int
         times, runs[mode] = [], {}
         for qid, text in queries:
             started = time.perf_counter()
-            hits = searcher.search(text, k=100, mode=mode, group_by="document").results
+            hits = searcher.search(text,
+                    SearchOptions(k=100, mode=mode, group_by="document")).results
             times.append((time.perf_counter() - started) * 1000)
             runs[mode][qid] = [beir_doc_id(hit.path) for hit in hits]
         eval_latency[mode] = percentiles(times)

@@ -36,11 +36,12 @@ import numpy as np
 from bench_common import print_table
 from numpy.typing import NDArray
 
-from semsearch.indexer.encoder import load_encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import EncoderSpec
 from semsearch.search.evaluate import Qrels, beir_doc_id, load_beir, score_run
 from semsearch.search.fuse import DENSE_WEIGHT, RRF_K, convex_fusion, reciprocal_rank_fusion
+from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
+from semsearch.settings import DEFAULT_MODEL
 
 Legs = dict[str, tuple[list[str], NDArray[np.float64], NDArray[np.float64]]]
 Fuser = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
@@ -48,8 +49,8 @@ DEPTH = 100
 
 
 def leg_scores(searcher: Searcher, text: str, mode: str, highlight: bool) -> dict[str, float]:
-    hits = searcher.search(text, k=DEPTH, mode=mode, group_by="document",
-                           highlight=highlight).results
+    hits = searcher.search(text,
+            SearchOptions(k=DEPTH, mode=mode, group_by="document", highlight=highlight)).results
     scores: dict[str, float] = {}
     for hit in hits:
         scores.setdefault(beir_doc_id(hit.path), hit.score)
@@ -143,7 +144,7 @@ def main() -> None:
     print(f"tuning split: {split_note} ({len(tune_qrels)} queries); "
           f"test: {len(test_qrels)} queries", flush=True)
 
-    searcher = Searcher(args.index, encoder=load_encoder(DEFAULT_MODEL, "cpu"))
+    searcher = Searcher(args.index, EncoderSpec(DEFAULT_MODEL, "torch", "cpu"))
     # Highlights change no score or order; they cost time.
     tune_legs = collect(searcher, texts, tune_qrels, "tune", args.keep_highlights)
     test_legs = collect(searcher, texts, test_qrels, "test", args.keep_highlights)

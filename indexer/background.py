@@ -3,14 +3,12 @@
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from semsearch.indexer.encoder import Encoder
 from semsearch.indexer.errors import IndexerError, IndexLockedError
 from semsearch.indexer.index_dir import sync_running
-from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
+from semsearch.indexer.sync import SyncJob, SyncProgress, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +29,14 @@ class SyncStatus:
 
 
 class BackgroundSync:
-    """Runs `sync_folder` in a daemon thread; a second start while one runs is refused."""
+    """Runs a `SyncJob` in a daemon thread; a second start while one runs is refused.
 
-    def __init__(self, index_dir: Path, model: str, load_model: Callable[[], Encoder],
-                 options: SyncOptions) -> None:
-        self.index_dir, self.model, self.load_model = index_dir, model, load_model
-        self.options = options
+    `start(root)` runs `job` with that root.
+    """
+
+    def __init__(self, job: SyncJob) -> None:
+        self.job = job
+        self.index_dir = job.index_dir
         self._lock = threading.Lock()
         self._status = SyncStatus()
         self._thread: threading.Thread | None = None
@@ -78,8 +78,7 @@ class BackgroundSync:
     def _run(self, root: Path) -> None:
         report, error = None, None
         try:
-            report = sync_folder(root, self.index_dir, self.model, self.load_model,
-                                 self.options, self._progress)
+            report = replace(self.job, root=root).run(self._progress)
         except IndexerError as failure:
             error = str(failure)
         except Exception as failure:  # the thread must record, not vanish

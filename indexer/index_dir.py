@@ -7,23 +7,17 @@ the vectors from SQLite instead of serving wrong results.
 
 import errno
 import fcntl
-import json
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from semsearch.indexer.encoder import choose_backend, choose_device
-from semsearch.indexer.errors import (
-    IndexLockedError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    IndexWriteError,
-)
+from semsearch.indexer.errors import IndexLockedError, IndexWriteError
 from semsearch.indexer.store import Store
 from semsearch.indexer.vector_build import build_vector_index
 from semsearch.indexer.vector_index import VectorIndex
@@ -70,69 +64,6 @@ def sync_running(index_dir: Path) -> bool:
         return True
     except OSError:  # a read-only index directory: no sync can run there either
         return False
-
-
-def recorded_backend(meta: dict[str, str]) -> str:
-    """The encoder backend that built an index; indexes older than the key are torch's."""
-    return meta.get("backend", "torch")
-
-
-def sync_backend(index_dir: Path, requested: str | None, device: str | None,
-                 rebuild: bool = False) -> str:
-    """The backend a sync into `index_dir` uses: the one asked for, else the one the
-    index records (unless it is rebuilt), else the device's default (`choose_backend`).
-
-    Raises:
-        ModelLoadError: `requested` is no backend.
-    """
-    if requested is not None:
-        return choose_backend(requested, device or "cpu")
-    if not rebuild:
-        try:
-            store = Store.open_readonly(index_dir)
-        except IndexNotFoundError:
-            pass
-        else:
-            try:
-                meta = store.meta()
-            finally:
-                store.close()
-            if "model" in meta:
-                return recorded_backend(meta)
-    return choose_backend(None, choose_device(device))
-
-
-def check_settings(index_dir: Path, recorded: dict[str, str], wanted: dict[str, str]) -> None:
-    """Refuse to mix an index built one way with work done another way.
-
-    Raises:
-        IndexMismatchError: a recorded setting differs from the wanted one.
-    """
-    if "model" in recorded:  # a finished index
-        recorded = {**recorded, "backend": recorded_backend(recorded)}
-    for key, value in wanted.items():
-        if key not in recorded or recorded[key] == value:
-            continue
-        if key in ("model", "dimension"):
-            wanted_dimension = wanted.get("dimension")
-            detail = (
-                f"was built with model {recorded.get('model')!r} (dimension "
-                f"{recorded.get('dimension')}), not {wanted.get('model')!r}"
-                + (f" (dimension {wanted_dimension})" if wanted_dimension else "")
-                + "; vectors of two models cannot be mixed"
-            )
-        elif key == "root":
-            detail = f"holds the folder {recorded[key]}, not {value}"
-        elif key == "backend":
-            detail = (f"was built with the {recorded[key]} backend, not {value}; their "
-                      f"vectors differ slightly and are never mixed (use --backend "
-                      f"{recorded[key]}, or rebuild)")
-        else:
-            detail = f"was built with {key}={recorded[key]}, not {value}"
-        raise IndexMismatchError(
-            f"The index at {index_dir} {detail}. Rebuild it with `semsearch index PATH "
-            "--rebuild` and the new settings, or use another --index-dir."
-        )
 
 
 def load_vectors(store: Store, index_dir: Path, dimension: int, *, repair: bool,
@@ -185,20 +116,23 @@ def build_vectors(store: Store, dimension: int, policy: VectorIndexPolicy,
 
 def recorded_policy(store: Store) -> VectorIndexPolicy:
     """The policy of the last sync (`vector_index_setting`), for rebuilds by readers."""
-    return VectorIndexPolicy(kind=store.meta().get("vector_index_setting", "auto"))
+    manifest = store.manifest()
+    return VectorIndexPolicy(kind=manifest.vector_index_setting if manifest else "auto")
 
 
 def record_vectors(store: Store, vectors: VectorIndex, policy: VectorIndexPolicy) -> None:
-    """Note the vector index's kind and parameters in the metadata, for `/stats`.
+    """Note the vector index's kind and parameters in the manifest, for `/stats`.
 
-    Writes nothing when the metadata says so already.
+    Writes nothing when the manifest says so already.
     """
-    values = {"vector_index": json.dumps(vectors.info().to_dict()),
-              "vector_index_setting": policy.kind}
-    recorded = store.meta()
-    if any(recorded.get(key) != value for key, value in values.items()):
+    manifest = store.manifest()
+    if manifest is None:
+        return
+    recorded = replace(manifest, vector_index=vectors.info().to_dict(),
+                       vector_index_setting=policy.kind)
+    if recorded != manifest:
         with store.transaction():
-            store.set_meta(values)
+            store.write_manifest(recorded)
 
 
 def write_vectors(vectors: VectorIndex, index_dir: Path, generation: int) -> None:

@@ -8,12 +8,9 @@ never point at another chunk.
 import json
 import logging
 import sqlite3
-import threading
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +19,14 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from semsearch.indexer.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
+from semsearch.indexer.filters import DocumentFilter
+from semsearch.indexer.fts import FTS_SCHEMA, FtsTable
+from semsearch.indexer.manifest import IndexManifest
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 DB_NAME = "index.sqlite"
-
-# How FTS5 cuts the chunks' text into terms; search tokenizes queries the same way.
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-FTS_COLUMNS = ("title", "body")
+_STAGING_KEY = "staging_settings"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,9 +56,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     embedding BLOB NOT NULL,
     UNIQUE (doc_id, ordinal)
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    title, body, tokenize = '{tokenizer}'
-);
 CREATE TABLE IF NOT EXISTS staged_chunks (
     content_hash TEXT NOT NULL,
     ordinal INTEGER NOT NULL,
@@ -79,7 +72,7 @@ CREATE TABLE IF NOT EXISTS staged_chunks (
     embedding BLOB NOT NULL,
     PRIMARY KEY (content_hash, ordinal)
 );
-""".replace("{tokenizer}", FTS_TOKENIZER)
+"""
 
 
 @dataclass(frozen=True)
@@ -95,50 +88,6 @@ class DocumentRow:
     format: str
     status: str
     error: str | None
-
-
-@dataclass(frozen=True)
-class DocumentFilter:
-    """Which documents a search may return; applied inside every leg, before `k` is cut.
-
-    Attributes:
-        path_prefix: keep paths (relative to the indexed folder) that start with this.
-        path_glob: keep paths matching this glob (SQLite GLOB: `*` also crosses `/`).
-        file_types: keep these extensions (`pdf` or `.pdf`).
-        modified_after / modified_before: Unix times bounding the file's mtime.
-    """
-
-    path_prefix: str | None = None
-    path_glob: str | None = None
-    file_types: tuple[str, ...] = ()
-    modified_after: float | None = None
-    modified_before: float | None = None
-
-    def is_empty(self) -> bool:
-        return self == DocumentFilter()
-
-    def sql(self) -> tuple[str, list[object]]:
-        """A SQL condition on the documents table (aliased `d`) and its parameters."""
-        conditions: list[str] = ["d.status = 'indexed'"]
-        parameters: list[object] = []
-        if self.path_prefix:
-            # Not LIKE: it ignores ASCII case, and paths are case-sensitive.
-            conditions.append("substr(d.path, 1, ?) = ?")
-            parameters.extend([len(self.path_prefix), self.path_prefix])
-        if self.path_glob:
-            conditions.append("d.path GLOB ?")
-            parameters.append(self.path_glob)
-        if self.file_types:
-            suffixes = ["." + t.lower().lstrip(".") for t in self.file_types]
-            conditions.append("(" + " OR ".join("lower(d.path) LIKE ?" for _ in suffixes) + ")")
-            parameters.extend("%" + suffix for suffix in suffixes)
-        if self.modified_after is not None:
-            conditions.append("d.mtime >= ?")
-            parameters.append(self.modified_after)
-        if self.modified_before is not None:
-            conditions.append("d.mtime <= ?")
-            parameters.append(self.modified_before)
-        return " AND ".join(conditions), parameters
 
 
 @dataclass(frozen=True)
@@ -166,6 +115,7 @@ class Store:
         self.connection = connection
         self.path = path
         self.db = sqlite_utils.Database(connection)
+        self.fts = FtsTable(connection)
 
     @classmethod
     def open(cls, index_dir: Path, *, create: bool = False) -> "Store":
@@ -185,7 +135,7 @@ class Store:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA busy_timeout = 30000")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA + FTS_SCHEMA)
         except sqlite3.OperationalError as error:
             connection.close()
             raise IndexWriteError(index_dir, error) from error
@@ -242,20 +192,47 @@ class Store:
         except sqlite3.Error:
             log.exception("rollback failed in %s", self.path)
 
-    # --- metadata -------------------------------------------------------------------
+    # --- the manifest and the rest of the metadata -----------------------------------
     def meta(self) -> dict[str, str]:
+        """The metadata table as it is (the manifest's rows and the staging's)."""
         return dict(self.connection.execute("SELECT key, value FROM meta").fetchall())
 
-    def set_meta(self, values: dict[str, str]) -> None:
+    def _set_meta(self, values: dict[str, str]) -> None:
         self.connection.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             list(values.items()),
         )
 
+    def manifest(self) -> IndexManifest | None:
+        """What built the index, or None before its first sync has committed."""
+        return IndexManifest.from_meta(self.meta())
+
+    def write_manifest(self, manifest: IndexManifest) -> None:
+        """Record `manifest` (inside the caller's transaction)."""
+        self._set_meta(manifest.to_meta())
+
+    def forget_manifest(self) -> None:
+        """Drop the manifest, for a rebuild (inside the caller's transaction); the
+        staging's fingerprint stays, so that a rebuild killed midway resumes."""
+        self.connection.execute(f"DELETE FROM meta WHERE key != '{_STAGING_KEY}'")
+
     def generation(self) -> int:
+        """The generation of the last commit (0 before the first); one row read."""
         row = self.connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
+
+    def staging_fingerprint(self) -> str | None:
+        """The settings the staged chunks were encoded with (see `stage`)."""
+        row = self.connection.execute(
+            "SELECT value FROM meta WHERE key = ?", (_STAGING_KEY,)).fetchone()
+        return str(row[0]) if row else None
+
+    def restart_staging(self, fingerprint: str) -> None:
+        """Drop the staged chunks and note the settings the next ones are encoded with."""
+        with self.transaction():
+            self.clear_staging()
+            self._set_meta({_STAGING_KEY: fingerprint})
 
     # --- documents ------------------------------------------------------------------
     def documents(self) -> dict[str, DocumentRow]:
@@ -283,8 +260,7 @@ class Store:
         """Delete a document's chunks and their BM25 rows; return the chunk ids gone."""
         chunk_ids = [r[0] for r in self.connection.execute(
             "SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-        self.connection.executemany(
-            "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
+        self.fts.delete(chunk_ids)
         self.connection.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         return chunk_ids
 
@@ -339,12 +315,7 @@ class Store:
             "token_count, embedding FROM staged_chunks WHERE content_hash = ? ORDER BY ordinal",
             (doc_id, content_hash),
         )
-        self.connection.execute(
-            "INSERT INTO chunks_fts (rowid, title, body) SELECT c.id, s.lexical_title, "
-            "s.lexical_body FROM chunks c JOIN staged_chunks s ON s.ordinal = c.ordinal "
-            "AND s.content_hash = ? WHERE c.doc_id = ?",
-            (content_hash, doc_id),
-        )
+        self.fts.insert_staged(doc_id, content_hash)
         return [r[0] for r in self.connection.execute(
             "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
 
@@ -393,64 +364,17 @@ class Store:
 
     def filtered_chunk_ids(self, document_filter: DocumentFilter) -> NDArray[np.int64]:
         """Ids of the chunks whose documents pass `document_filter`."""
-        condition, parameters = document_filter.sql()
+        condition, parameters = _filter_sql(document_filter)
         return np.array([r[0] for r in self.connection.execute(
             f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {condition}",
             parameters)], dtype=np.int64)
 
     def bm25_search(self, expression: str, limit: int, document_filter: DocumentFilter,
                     weights: tuple[float, float]) -> list[tuple[int, float]]:
-        """Top `limit` (chunk id, BM25) pairs for an FTS5 `expression`; higher is better."""
-        score = f"-bm25(chunks_fts, {weights[0]}, {weights[1]})"
-        if document_filter.is_empty():
-            # Every FTS row is a chunk of an indexed document (they are written and
-            # deleted together), so the joins would only cost two lookups per match.
-            rows = self.connection.execute(
-                f"SELECT rowid, {score} AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "ORDER BY score DESC LIMIT ?", [expression, limit]).fetchall()
-        else:
-            condition, parameters = document_filter.sql()
-            rows = self.connection.execute(
-                f"SELECT f.rowid, {score} AS score FROM chunks_fts f JOIN chunks c "
-                f"ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
-                f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
-                [expression, *parameters, limit],
-            ).fetchall()
-        return [(int(row[0]), float(row[1])) for row in rows]
-
-    def bm25_scores(self, expression: str, chunk_ids: list[int],
-                    weights: tuple[float, float]) -> dict[int, float]:
-        """BM25 of the chunks of `chunk_ids` that match `expression` (the others match no
-        query word); the same scores `bm25_search` gives them."""
-        # `+rowid` keeps SQLite from handing the IN list to FTS5 as rowid lookups: that
-        # reruns the match, and bm25's corpus statistics, once per id (~30x slower).
-        rows = self.connection.execute(
-            f"SELECT rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? AND +rowid IN (SELECT value FROM json_each(?))",
-            [expression, json.dumps(chunk_ids)]).fetchall()
-        return {int(row[0]): float(row[1]) for row in rows}
-
-    def fts_postings(self) -> "FtsPostings":
-        """Every term of the FTS index with where it occurs, read in one pass.
-
-        Call it inside a read transaction, so that the postings match one generation.
-        """
-        self.connection.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_instances "
-            "USING fts5vocab(main, chunks_fts, 'instance')")
-        # fts5vocab hands rows over in term order, so the grouping sorts nothing; one
-        # string per term is far cheaper to read than a Python row per occurrence.
-        rows = self.connection.execute(
-            f"SELECT term, group_concat(doc * {len(FTS_COLUMNS)} + col, ' ') "
-            "FROM temp.chunks_fts_instances GROUP BY term").fetchall()
-        terms = [row[0] for row in rows]
-        counts = np.array([row[1].count(" ") + 1 for row in rows], dtype=np.int64)
-        # Parsed in C: a Python int per occurrence would take ~30x the memory.
-        codes = np.fromstring(" ".join(row[1] for row in rows), dtype=np.int64, sep=" ")
-        del rows
-        columns = (codes % len(FTS_COLUMNS)).astype(np.int8)
-        codes //= len(FTS_COLUMNS)
-        return FtsPostings(terms, counts, codes, columns)
+        """Top `limit` (chunk id, BM25) pairs for an FTS5 `expression` among the chunks
+        of the documents `document_filter` keeps; higher is better."""
+        condition = None if document_filter.is_empty() else _filter_sql(document_filter)
+        return self.fts.search(expression, limit, weights, condition)
 
     def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
         """The document id of each chunk of `chunk_ids` (missing ids left out)."""
@@ -471,53 +395,31 @@ class Store:
             "SELECT path, error FROM documents WHERE status = 'skipped' ORDER BY path")]
 
 
-@dataclass(frozen=True)
-class FtsPostings:
-    """Each occurrence of each term in the FTS index, grouped by term in term order.
-
-    The occurrences of `terms[i]` are the next `counts[i]` entries of `rowids` (the chunk
-    holding it, ascending) and `columns` (index into `FTS_COLUMNS`).
-    """
-
-    terms: list[str]
-    counts: NDArray[np.int64]
-    rowids: NDArray[np.int64]
-    columns: NDArray[np.int8]
-
-
 def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
     return ChunkRow(id=row[0], doc_id=row[1], path=row[2], title=row[3], format=row[4],
                     mtime=row[5], ordinal=row[6], text=row[7], start=row[8], end=row[9],
                     page=row[10], headings=tuple(json.loads(row[11])))
 
 
-_tokenizer_connections = threading.local()
-
-
-@lru_cache(maxsize=4096)
-def fts_tokens(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """The index terms of each query term, cut by an in-memory FTS5 table of the index's
-    tokenizer: whatever it does to a word (Porter stems, case, diacritics) is what the
-    index did to the documents. One SQLite connection per thread."""
-    connection = _tokenizer_connection()
-    with connection:
-        connection.execute("DELETE FROM query")
-        connection.executemany("INSERT INTO query (rowid, body) VALUES (?, ?)",
-                               list(enumerate(terms)))
-        rows = connection.execute("SELECT doc, offset, term FROM query_instances").fetchall()
-    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for doc, offset, term in rows:
-        found[doc].append((offset, term))
-    return tuple(tuple(term for _, term in sorted(found[i])) for i in range(len(terms)))
-
-
-def _tokenizer_connection() -> sqlite3.Connection:
-    connection: sqlite3.Connection | None = getattr(_tokenizer_connections, "connection", None)
-    if connection is None:
-        connection = sqlite3.connect(":memory:")
-        connection.execute(
-            f"CREATE VIRTUAL TABLE query USING fts5 (body, tokenize = '{FTS_TOKENIZER}')")
-        connection.execute(
-            "CREATE VIRTUAL TABLE query_instances USING fts5vocab(query, 'instance')")
-        _tokenizer_connections.connection = connection
-    return connection
+def _filter_sql(document_filter: DocumentFilter) -> tuple[str, list[object]]:
+    """A SQL condition on the documents table (aliased `d`) and its parameters."""
+    conditions: list[str] = ["d.status = 'indexed'"]
+    parameters: list[object] = []
+    if document_filter.path_prefix:
+        # Not LIKE: it ignores ASCII case, and paths are case-sensitive.
+        conditions.append("substr(d.path, 1, ?) = ?")
+        parameters.extend([len(document_filter.path_prefix), document_filter.path_prefix])
+    if document_filter.path_glob:
+        conditions.append("d.path GLOB ?")
+        parameters.append(document_filter.path_glob)
+    if document_filter.file_types:
+        suffixes = ["." + t.lower().lstrip(".") for t in document_filter.file_types]
+        conditions.append("(" + " OR ".join("lower(d.path) LIKE ?" for _ in suffixes) + ")")
+        parameters.extend("%" + suffix for suffix in suffixes)
+    if document_filter.modified_after is not None:
+        conditions.append("d.mtime >= ?")
+        parameters.append(document_filter.modified_after)
+    if document_filter.modified_before is not None:
+        conditions.append("d.mtime <= ?")
+        parameters.append(document_filter.modified_before)
+    return " AND ".join(conditions), parameters

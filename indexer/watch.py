@@ -13,16 +13,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders.spec import LoadedEncoders
 from semsearch.indexer.errors import IndexLockedError
-from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
+from semsearch.indexer.sync import SyncJob, SyncProgress, SyncReport
 from semsearch.indexer.walk import IGNORE_FILE, load_ignore_spec
 
 log = logging.getLogger(__name__)
@@ -114,17 +114,13 @@ def _as_str(path: str | bytes) -> str:
 
 
 def watch_folder(
-    root: Path,
-    index_dir: Path,
-    model: str,
-    load_model: Callable[[], Encoder],
-    sync_options: SyncOptions,
+    job: SyncJob,
     stop: threading.Event,
     options: WatchOptions = WatchOptions(),
     on_sync: Callable[[WatchSync], None] | None = None,
     on_progress: Callable[[SyncProgress], None] | None = None,
 ) -> int:
-    """Sync `root` into `index_dir` now and after every burst of changes, until `stop`.
+    """Run `job` now and after every burst of changes in its folder, until `stop`.
 
     The model is loaded once, on the first sync that has something to encode, and kept.
     A sync that finds the index locked by another process is retried later.
@@ -136,14 +132,10 @@ def watch_folder(
         IndexMismatchError: the index holds another folder or was built another way.
         IndexerError: any other failure of a sync.
     """
-    root, index_dir = root.resolve(), index_dir.resolve()
-    encoder: list[Encoder] = []
-
-    def load_once() -> Encoder:
-        if not encoder:
-            encoder.append(load_model())
-        return encoder[0]
-
+    root, index_dir = job.root.resolve(), job.index_dir.resolve()
+    # The encoder that the first sync loads is kept for the next ones.
+    job = replace(job, root=root, index_dir=index_dir,
+                  encoder=replace(job.encoder, keep=LoadedEncoders()))
     changes = _ChangeCollector(root, index_dir)
     observer = Observer()
     # Watch before the first sync, so that nothing changed during it is missed.
@@ -159,8 +151,7 @@ def watch_folder(
                 stop.wait(_TICK_S)
                 continue
             try:
-                report = sync_folder(root, index_dir, model, load_once, sync_options,
-                                     on_progress)
+                report = job.run(on_progress)
             except IndexLockedError as error:  # another process syncs: try again later
                 log.warning("%s; trying again in %.0f s", error, options.retry_s)
                 stop.wait(options.retry_s)

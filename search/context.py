@@ -17,12 +17,14 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from semsearch.search.errors import InvalidQueryError
-from semsearch.search.hits import Filters, Mode
+from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.passages import Passage, fold_duplicates, merge_hits
-from semsearch.search.searcher import Searcher
+
+if TYPE_CHECKING:  # the type only: building a context needs no FAISS of its own
+    from semsearch.search.searcher import Searcher
 
 MAX_TOKEN_BUDGET = 32_768
 DEFAULT_TOKEN_BUDGET = 2_000
@@ -165,59 +167,41 @@ def _shortened(passage: Passage, length: int) -> Passage:
                    truncated=True, also_in=passage.also_in)
 
 
-def build_context(searcher: Searcher, question: str, *, k: int = 10,
-                  token_budget: int = DEFAULT_TOKEN_BUDGET, mode: Mode | str = Mode.HYBRID,
-                  rerank: bool = False, filters: Filters | None = None,
-                  min_score: float | None = None) -> ContextResult:
+def build_context(searcher: "Searcher", question: str, options: SearchOptions | None = None,
+                  token_budget: int = DEFAULT_TOKEN_BUDGET) -> ContextResult:
     """Search for `question` and pack the best passages into `token_budget` tokens.
 
     Args:
-        k: chunks retrieved before merging; the context holds at most this many.
+        options: as for `Searcher.search` (highlights are not needed and skipped);
+            `options.k` chunks are retrieved before merging, so the context holds at
+            most that many, and a chunk under `options.min_score` never enters it, even
+            when the budget has room.
         token_budget: most tokens of the index model's tokenizer in `context`,
             1 to MAX_TOKEN_BUDGET.
-        mode, rerank, filters, min_score: as in `Searcher.search`; a chunk under
-            `min_score` never enters the context, even when the budget has room.
 
     Raises:
-        InvalidQueryError: empty question, k < 1, unknown mode, budget out of range.
+        InvalidQueryError: empty question, budget out of range.
     """
     if not 1 <= token_budget <= MAX_TOKEN_BUDGET:
         raise InvalidQueryError(
             f"token_budget must be between 1 and {MAX_TOKEN_BUDGET}, not {token_budget}")
-    response = searcher.search(question, k=k, mode=mode, rerank=rerank, filters=filters,
-                               min_score=min_score, highlight=False)
+    options = replace(options or SearchOptions(), highlight=False)
+    response = searcher.search(question, options)
     started = time.perf_counter()
     hits = response.results
-    passages = fold_duplicates(merge_hits(hits, _ordinals(searcher, hits)))
+    passages = fold_duplicates(merge_hits(hits))
     count_tokens = token_counter(searcher.encoder.tokenizer)
     kept, context, token_count = pack(passages, token_budget, count_tokens)
     timings = dict(response.timings_ms)
     timings["pack"] = round((time.perf_counter() - started) * 1000, 2)
     timings["total"] = round(timings.get("total", 0.0) + timings["pack"], 2)
-    kind = hits[0].score_kind if hits else _score_kind(Mode(mode), rerank)
+    kind = hits[0].score_kind if hits else _score_kind(options.mode, options.rerank)
     return ContextResult(
         question=question, context=context, passages=kept,
         token_count=token_count, token_budget=token_budget, score_kind=kind,
-        note=_note(len(hits), len(passages), kept, token_budget, min_score,
-                   _gate_kind(Mode(mode), rerank)),
+        note=_note(len(hits), len(passages), kept, token_budget, options.min_score,
+                   _gate_kind(options.mode, options.rerank)),
         timings_ms=timings)
-
-
-def _ordinals(searcher: Searcher, hits: Sequence[Any]) -> dict[int, int]:
-    """Chunk id -> ordinal for the documents with two or more hits (maybe neighbours).
-
-    A document re-indexed since the search has other chunk ids; its hits then merge
-    only where their offsets touch.
-    """
-    counts: dict[int, int] = {}
-    for hit in hits:
-        counts[hit.doc_id] = counts.get(hit.doc_id, 0) + 1
-    ordinals: dict[int, int] = {}
-    for doc_id, hit_count in counts.items():
-        view = searcher.document(doc_id) if hit_count > 1 else None
-        if view is not None:
-            ordinals.update((chunk.chunk_id, chunk.ordinal) for chunk in view.chunks)
-    return ordinals
 
 
 def _score_kind(mode: Mode, rerank: bool) -> str:

@@ -10,15 +10,17 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote, unquote
 
 import numpy as np
 
+from semsearch.indexer.encoders import DEFAULT_RERANK_MODEL, EncoderSpec
+from semsearch.indexer.sync import SyncJob, SyncProgress
 from semsearch.search.errors import SearchError
-from semsearch.search.hits import Mode
+from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
 
 Qrels = dict[str, dict[str, int]]
@@ -204,12 +206,13 @@ def evaluate(searcher: Searcher, dataset: Dataset, mode: Mode | str, rerank: boo
     Documents are ranked by their best chunk (`group_by="document"`). Returns the
     metrics of `score_run` plus the per-query latency `p50_ms` and `p99_ms`.
     """
+    options = SearchOptions(k=DEPTH, mode=Mode(mode), rerank=rerank, group_by="document",
+                            highlight=False)
     run: Run = {}
     latencies = []
     for qid, text in dataset.queries.items():
         started = time.perf_counter()
-        response = searcher.search(text, k=DEPTH, mode=mode, rerank=rerank, group_by="document",
-                                   highlight=False)
+        response = searcher.search(text, options)
         latencies.append((time.perf_counter() - started) * 1000)
         ranked = [to_doc_id(hit.path) for hit in response.results]
         if ignore_identical_ids:
@@ -221,3 +224,35 @@ def evaluate(searcher: Searcher, dataset: Dataset, mode: Mode | str, rerank: boo
     metrics["p50_ms"] = float(np.percentile(latencies, 50))
     metrics["p99_ms"] = float(np.percentile(latencies, 99))
     return metrics
+
+
+def open_beir_index(dataset: Dataset, job: SyncJob, rerank_model: str = DEFAULT_RERANK_MODEL,
+                    on_progress: Callable[[SyncProgress], None] | None = None) -> Searcher:
+    """Index a BEIR corpus through the same path as `semsearch index` and open it.
+
+    The corpus is written as one file per document under `job.root` and synced into
+    `job.index_dir` (a later run with the same data reuses both); the searcher gets the
+    very encoder the sync used, so the model loads once.
+    """
+    write_corpus_files(dataset, job.root)
+    encoder = job.encoder.resolved()
+    if encoder.preloaded is None:
+        encoder = EncoderSpec.of(encoder.load())
+    replace(job, encoder=encoder).run(on_progress)
+    return Searcher(job.index_dir, encoder, rerank_model=rerank_model)
+
+
+def evaluate_modes(searcher: Searcher, dataset: Dataset, modes: list[str], rerank: bool,
+                   to_doc_id: Callable[[str], str] = str, ignore_identical_ids: bool = False,
+                   on_run: Callable[[str], Callable[[], None] | None] | None = None,
+                   ) -> dict[str, dict[str, float]]:
+    """`evaluate` each mode (and, with `rerank`, each mode reranked), by run name
+    ("hybrid", "hybrid+rerank"); `on_run(name)` gives the run's per-query callback."""
+    runs = [(m, False) for m in modes] + ([(m, True) for m in modes] if rerank else [])
+    results = {}
+    for mode, reranked in runs:
+        name = mode + ("+rerank" if reranked else "")
+        on_query = on_run(name) if on_run is not None else None
+        results[name] = evaluate(searcher, dataset, mode, reranked, to_doc_id,
+                                 ignore_identical_ids, on_query)
+    return results

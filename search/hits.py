@@ -1,17 +1,9 @@
 """What a search returns: plain dataclasses with a JSON form."""
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 
-from semsearch.indexer.store import DocumentFilter as Filters
-
-__all__ = ["ChunkView", "DocumentView", "Filters", "Highlight", "Hit", "Mode", "SearchResponse"]
-
-
-class Mode(StrEnum):
-    DENSE = "dense"
-    LEXICAL = "lexical"
-    HYBRID = "hybrid"
+__all__ = ["BatchSearchResponse", "ChunkView", "DocumentView", "Highlight", "Hit",
+           "SearchResponse"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +23,7 @@ class Hit:
     doc_id: int
     path: str
     title: str
+    ordinal: int
     text: str
     page: int | None
     start: int
@@ -54,6 +47,13 @@ class SearchResponse:
     def to_dict(self) -> dict[str, object]:
         return {"query": self.query, "results": [hit.to_dict() for hit in self.results],
                 "timings_ms": self.timings_ms}
+
+
+@dataclass
+class BatchSearchResponse:
+    """The responses of a batch, in the order of its queries."""
+
+    responses: list[SearchResponse]
 
 
 @dataclass

@@ -70,7 +70,7 @@ class LexicalQuery:
             return dict.fromkeys(chunk_ids, 0.0)
         if self.scored is not None:
             return self.scored.of(chunk_ids)
-        found = self.store.bm25_scores(str(_or_expression(self.terms)), chunk_ids,
+        found = self.store.fts.scores(str(_or_expression(self.terms)), chunk_ids,
                                        COLUMN_WEIGHTS)
         return {chunk_id: found.get(chunk_id, 0.0) for chunk_id in chunk_ids}
 
@@ -82,5 +82,5 @@ def build_memory_bm25(store: Store, generation: int) -> MemoryBM25 | None:
         if store.generation() != generation or \
                 store.chunk_count() > MEMORY_BM25_MAX_CHUNKS:
             return None
-        postings = store.fts_postings()
+        postings = store.fts.postings()
     return MemoryBM25(postings, COLUMN_WEIGHTS)

@@ -16,7 +16,7 @@ where idf = ln((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive.
 import numpy as np
 from numpy.typing import NDArray
 
-from semsearch.indexer.store import FtsPostings, fts_tokens
+from semsearch.indexer.fts import FtsPostings, fts_tokens
 
 # The index terms of each query term, in query order.
 Tokens = tuple[tuple[str, ...], ...]
@@ -37,7 +37,7 @@ class MemoryBM25:
         """Precompute every (term, chunk) pair's contribution to a BM25 score.
 
         Args:
-            postings: every occurrence of every term, from `Store.fts_postings`.
+            postings: every occurrence of every term, from `FtsTable.postings`.
             weights: the weight of each FTS column, as passed to `bm25()`.
         """
         self.rowids = np.unique(postings.rowids)  # each chunk's position in the scores

@@ -66,14 +66,14 @@ def join_spans(spans: Iterable[tuple[int, int, str]], origin: int) -> str:
     return "".join(parts)
 
 
-def merge_hits(hits: Sequence[Hit], ordinals: dict[int, int]) -> list[Passage]:
+def merge_hits(hits: Sequence[Hit]) -> list[Passage]:
     """Merge the hits of each document that overlap or are neighbours into one passage.
+
+    Two hits with touching offsets merge; two with consecutive ordinals (neighbouring
+    chunks) merge over the whitespace between them.
 
     Args:
         hits: search results, best first.
-        ordinals: chunk id -> its position in its document, for the hits that may have
-            neighbours. Two hits with touching offsets merge even without it; two with
-            consecutive ordinals merge over the whitespace between them.
 
     Returns:
         Passages ranked by their best hit (ties keep the hits' order).
@@ -84,30 +84,29 @@ def merge_hits(hits: Sequence[Hit], ordinals: dict[int, int]) -> list[Passage]:
         by_document.setdefault(hit.doc_id, []).append(hit)
     passages = []
     for document_hits in by_document.values():
-        for group in _runs(sorted(document_hits, key=lambda h: (h.start, h.end)), ordinals):
+        for group in _runs(sorted(document_hits, key=lambda h: (h.start, h.end))):
             passages.append(_passage(group))
     return sorted(passages, key=lambda p: (-p.source.score,
                                            min(rank[c] for c in p.source.chunk_ids)))
 
 
-def _runs(hits: list[Hit], ordinals: dict[int, int]) -> list[list[Hit]]:
+def _runs(hits: list[Hit]) -> list[list[Hit]]:
     """Split one document's hits (sorted by start) into runs of overlapping neighbours."""
     runs: list[list[Hit]] = []
     for hit in hits:
-        if runs and _adjoins(runs[-1], hit, ordinals):
+        if runs and _adjoins(runs[-1], hit):
             runs[-1].append(hit)
         else:
             runs.append([hit])
     return runs
 
 
-def _adjoins(run: list[Hit], hit: Hit, ordinals: dict[int, int]) -> bool:
+def _adjoins(run: list[Hit], hit: Hit) -> bool:
     reached = max(h.end for h in run)
     if hit.start <= reached:
         return True
     last = max(run, key=lambda h: h.end)
-    return (last.chunk_id in ordinals and hit.chunk_id in ordinals
-            and ordinals[hit.chunk_id] == ordinals[last.chunk_id] + 1)
+    return hit.ordinal == last.ordinal + 1
 
 
 def _passage(run: list[Hit]) -> Passage:

@@ -11,7 +11,8 @@ from semsearch.indexer.errors import IndexCorruptError
 from semsearch.indexer.store import ChunkRow
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.search.fuse import convex_fusion
-from semsearch.search.hits import Hit, Mode
+from semsearch.search.hits import Hit
+from semsearch.search.options import Mode
 
 Ranked = list[tuple[int, float]]
 
@@ -88,6 +89,7 @@ def make_hits(ranked: Ranked, rows: dict[int, ChunkRow], mode: Mode,
         if mode == Mode.HYBRID:
             scores["fused"] = score
         hits.append(Hit(chunk_id=chunk_id, doc_id=row.doc_id, path=row.path, title=row.title,
+                        ordinal=row.ordinal,
                         text=row.text, page=row.page, start=row.start, end=row.end,
                         headings=list(row.headings), score=score,
                         score_kind=_SCORE_KIND[mode], scores=scores))

@@ -1,33 +1,13 @@
-"""Cross-encoder reranking: the one place that loads `sentence_transformers.CrossEncoder`."""
+"""The rerank stage: the cross-encoder's score replaces each hit's, best first."""
 
-import numpy as np
-from numpy.typing import NDArray
-
-from semsearch.indexer.encoder import choose_device
-from semsearch.search.errors import SearchError
+from semsearch.indexer.encoders.cross_encoder import Reranker
+from semsearch.search.hits import Hit
 
 
-class RerankerLoadError(SearchError):
-    """The cross-encoder could not be loaded."""
-
-
-class Reranker:
-    """A cross-encoder that scores (query, passage) pairs; higher is more relevant."""
-
-    def __init__(self, model: str, device: str | None = None) -> None:
-        from sentence_transformers import CrossEncoder
-
-        try:
-            self._model = CrossEncoder(model, device=choose_device(device))
-        except (OSError, ValueError) as error:
-            raise RerankerLoadError(
-                f"Cannot load cross-encoder {model!r} (set SEMSEARCH_RERANK_MODEL to a local "
-                f"path when offline): {error}") from error
-        self.model_name = model
-
-    def score(self, query: str, passages: list[str]) -> NDArray[np.float32]:
-        if not passages:
-            return np.zeros(0, dtype=np.float32)
-        scores = self._model.predict([(query, p) for p in passages], show_progress_bar=False,
-                                     convert_to_numpy=True)
-        return np.asarray(scores, dtype=np.float32).reshape(len(passages), -1)[:, -1]
+def rerank_hits(reranker: Reranker, query: str, hits: list[Hit]) -> list[Hit]:
+    """`hits` rescored by `reranker` (each leg's score kept in `scores`), best first."""
+    scores = reranker.score(query, [hit.text for hit in hits])
+    for hit, score in zip(hits, scores.tolist(), strict=True):
+        hit.scores["cross_encoder"] = score
+        hit.score, hit.score_kind = score, "cross-encoder"
+    return sorted(hits, key=lambda hit: -hit.score)

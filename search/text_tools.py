@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder
 from semsearch.search.errors import InvalidQueryError
 
 # Zero-shot and nearest-centroid probabilities are softmax(cosine / temperature). Cosines

@@ -18,32 +18,44 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 # Public name -> the module that defines it.
 _EXPORTS = {
     "Searcher": "semsearch.search.searcher",
-    "Filters": "semsearch.search.hits",
+    "SearchOptions": "semsearch.search.options",
+    "Filters": "semsearch.search.options",
+    "Mode": "semsearch.search.options",
     "Hit": "semsearch.search.hits",
     "Highlight": "semsearch.search.hits",
-    "Mode": "semsearch.search.hits",
     "SearchResponse": "semsearch.search.hits",
     "DocumentView": "semsearch.search.hits",
+    "build_context": "semsearch.search.context",
+    "EncoderSpec": "semsearch.indexer.encoders",
+    "IndexManifest": "semsearch.indexer.manifest",
+    "index_stats": "semsearch.indexer.stats",
     "sync_folder": "semsearch.indexer.sync",
+    "SyncJob": "semsearch.indexer.sync",
     "SyncOptions": "semsearch.indexer.sync",
     "SyncReport": "semsearch.indexer.sync",
     "create_app": "semsearch.api.app",
     "Settings": "semsearch.settings",
+    "Client": "semsearch.client",
+    "AsyncClient": "semsearch.client",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "AsyncClient", "Client", "DocumentView", "EncoderSpec", "Filters", "Highlight", "Hit",
+    "IndexManifest", "Mode", "SearchOptions", "SearchResponse", "Searcher", "Settings",
+    "SyncJob", "SyncOptions", "SyncReport", "__version__", "build_context", "create_app",
+    "index_stats", "sync_folder",
+]
 
 if TYPE_CHECKING:
     from semsearch.api.app import create_app
-    from semsearch.indexer.sync import SyncOptions, SyncReport, sync_folder
-    from semsearch.search.hits import (
-        DocumentView,
-        Filters,
-        Highlight,
-        Hit,
-        Mode,
-        SearchResponse,
-    )
+    from semsearch.client import AsyncClient, Client
+    from semsearch.indexer.encoders import EncoderSpec
+    from semsearch.indexer.manifest import IndexManifest
+    from semsearch.indexer.stats import index_stats
+    from semsearch.indexer.sync import SyncJob, SyncOptions, SyncReport, sync_folder
+    from semsearch.search.context import build_context
+    from semsearch.search.hits import DocumentView, Highlight, Hit, SearchResponse
+    from semsearch.search.options import Filters, Mode, SearchOptions
     from semsearch.search.searcher import Searcher
     from semsearch.settings import Settings
 

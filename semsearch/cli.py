@@ -25,8 +25,8 @@ from rich.progress import (
 from rich.table import Table
 
 from semsearch.indexer.errors import IndexerError
+from semsearch.indexer.vector_policy import VectorIndexKind
 from semsearch.settings import Settings
-from semsearch.indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Semantic search over your own documents.")
@@ -79,25 +79,11 @@ def index(
     as_json: JsonOption = False,
 ) -> None:
     """Sync a folder into the index: only new, changed and removed files cost work."""
-    from semsearch.indexer.encoder import load_encoder
-    from semsearch.indexer.index_dir import sync_backend
-    from semsearch.indexer.sync import SyncOptions, sync_folder
-
     settings = _settings(index_dir=index_dir, model=model, device=device,
                          chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
                          batch_size=batch_size, vector_index=vector_index, backend=backend)
-    with _errors():
-        chosen = sync_backend(settings.index_dir, settings.backend, settings.device, rebuild)
-    options = SyncOptions(backend=chosen, chunk_tokens=settings.chunk_tokens,
-                          chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size,
-                          max_file_bytes=settings.max_file_bytes, rebuild=rebuild,
-                          vector_index=VectorIndexPolicy(kind=settings.vector_index)
-                          if settings.vector_index else None)
     with _errors(), _progress_bar() as on_progress:
-        report = sync_folder(path, settings.index_dir, settings.model,
-                             lambda: load_encoder(settings.model, settings.device, chosen,
-                                                  settings.cache_dir),
-                             options, on_progress)
+        report = settings.sync_job(path, rebuild=rebuild).run(on_progress)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
@@ -136,7 +122,7 @@ def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None
 
     settings = _settings(index_dir=index_dir)
     with _errors():
-        result = index_stats(settings.index_dir)
+        result = index_stats(settings.index_dir).to_dict()
     if as_json:
         out.print_json(json.dumps(result))
         return
@@ -145,7 +131,8 @@ def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None
         if key != "skipped_files":
             table.add_row(key, str(value))
     out.print(table)
-    for path, reason in result["skipped_files"]:  # type: ignore[attr-defined]
+    for skipped in result["skipped_files"]:
+        path, reason = skipped["path"], skipped["reason"]
         out.print(f"  skipped {path}: {reason}", markup=False)
 
 
@@ -168,18 +155,17 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Search the index and print ranked results with path, score and highlight."""
-    from semsearch.search.hits import Filters
-    from semsearch.search.searcher import Searcher
+    from semsearch.search.options import Filters, SearchOptions
 
     settings = _settings(index_dir=index_dir)
-    filters = Filters(path_prefix=path_prefix, path_glob=path_glob,
-                      file_types=tuple(file_type or ()))
     with _errors():
-        searcher = Searcher(settings.index_dir, device=settings.device,
-                            rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
-        response = searcher.search(query, k=k, mode=mode, rerank=rerank, filters=filters,
-                                   group_by="document" if group_by_document else None,
-                                   min_score=min_score)
+        options = SearchOptions(
+            k=k, mode=mode,  # type: ignore[arg-type]  # checked, with a clear error
+            rerank=rerank, min_score=min_score,
+            filters=Filters(path_prefix=path_prefix, path_glob=path_glob,
+                            file_types=tuple(file_type or ())),
+            group_by="document" if group_by_document else None)
+        response = _open_searcher(settings).search(query, options)
     if as_json:
         out.print_json(json.dumps(response.to_dict(), ensure_ascii=False))
         return
@@ -204,18 +190,19 @@ def serve(
 
     import uvicorn
 
-    from semsearch.indexer.stats import index_stats
+    from semsearch.indexer.stats import read_manifest
 
     settings = _settings(index_dir=index_dir, host=host, port=port)
     with _errors():
-        index_stats(settings.index_dir)  # fail here, clearly, when there is no index
+        read_manifest(settings.index_dir)  # fail here, clearly, when there is no index
     # The app factory reads its settings from the environment, also in worker processes.
     os.environ["SEMSEARCH_INDEX_DIR"] = str(settings.index_dir.resolve())
     from semsearch.api.metrics import log_config
 
     # One request line from api/metrics.py (method, route, status, ms) replaces uvicorn's.
-    uvicorn.run("semsearch.api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=workers, log_level="info", log_config=log_config(), access_log=False)
+    uvicorn.run("semsearch.api.app:create_app", factory=True, host=settings.host,
+                port=settings.port, workers=workers, log_level="info",
+                log_config=log_config(), access_log=False)
 
 
 @app.command(name="eval")
@@ -240,11 +227,7 @@ def evaluate_command(
     A BEIR corpus is indexed through the same path as `semsearch index`, into an index
     directory (default .semsearch-eval/NAME) that later runs reuse.
     """
-    from semsearch.indexer.encoder import load_encoder
-    from semsearch.indexer.index_dir import sync_backend
-    from semsearch.indexer.sync import SyncOptions, sync_folder
     from semsearch.search import evaluate as ev
-    from semsearch.search.searcher import Searcher
 
     if (dataset is None) == (queries is None):
         console.print("[red]error:[/red] give either a BEIR DATASET folder or --queries FILE")
@@ -255,27 +238,18 @@ def evaluate_command(
         if dataset is not None:
             data = ev.load_beir(dataset, split)
             work = index_dir or Path(".semsearch-eval") / dataset.resolve().name
-            with console.status(f"writing {len(data.corpus)} documents…"):
-                ev.write_corpus_files(data, work / "documents")
-            chosen = sync_backend(work / "index", settings.backend, settings.device)
-            encoder = load_encoder(settings.model, settings.device, chosen, settings.cache_dir)
-            options = SyncOptions(backend=chosen, chunk_tokens=settings.chunk_tokens,
-                                  chunk_overlap=settings.chunk_overlap,
-                                  batch_size=settings.batch_size)
+            job = settings.sync_job(work / "documents", work / "index")
             with _progress_bar() as on_progress:
-                sync_folder(work / "documents", work / "index", settings.model,
-                            lambda: encoder, options, on_progress)
-            searcher = Searcher(work / "index", encoder=encoder,
-                                rerank_model=settings.rerank_model)
-            to_doc_id = ev.beir_doc_id
+                searcher = ev.open_beir_index(data, job, settings.rerank_model, on_progress)
+            to_doc_id: Callable[[str], str] = ev.beir_doc_id
         else:
             assert queries is not None
             data = ev.load_query_file(queries)
-            searcher = Searcher(settings.index_dir, device=settings.device,
-                                rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
-            to_doc_id = _same
-        results = _run_evaluation(searcher, data, modes, rerank, to_doc_id,
-                                  ignore_identical_ids)
+            searcher = _open_searcher(settings)
+            to_doc_id = str
+        with _run_progress() as on_run:
+            results = ev.evaluate_modes(searcher, data, modes, rerank, to_doc_id,
+                                        ignore_identical_ids, on_run)
     if as_json:
         out.print_json(json.dumps(results))
         return
@@ -288,28 +262,26 @@ def evaluate_command(
     out.print(table)
 
 
-def _same(path: str) -> str:
-    return path
+def _open_searcher(settings: Settings) -> Any:
+    """The searcher of the configured index, on the configured device."""
+    from semsearch.search.searcher import Searcher
+
+    return Searcher(settings.index_dir, settings.encoder_spec(),
+                    rerank_model=settings.rerank_model)
 
 
-def _run_evaluation(searcher: Any, data: Any, modes: list[str], rerank: bool,
-                    to_doc_id: Callable[[str], str],
-                    ignore_identical_ids: bool) -> dict[str, dict[str, float]]:
-    from semsearch.search import evaluate as ev
-
-    runs = [(m, False) for m in modes] + ([(m, True) for m in modes] if rerank else [])
-    results = {}
+@contextmanager
+def _run_progress() -> Iterator[Callable[[str], Callable[[], None]]]:
+    """A progress bar per evaluation run: `on_run(name)` adds one, returns its ticker."""
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                         transient=True, disable=not console.is_terminal)
+
+    def on_run(name: str) -> Callable[[], None]:
+        return partial(progress.advance, progress.add_task(name, total=None))
+
     with progress:
-        for run_mode, run_rerank in runs:
-            name = run_mode + ("+rerank" if run_rerank else "")
-            task = progress.add_task(name, total=len(data.queries))
-            results[name] = ev.evaluate(
-                searcher, data, run_mode, run_rerank, to_doc_id, ignore_identical_ids,
-                on_query=partial(progress.advance, task))
-    return results
+        yield on_run
 
 
 @app.command(name="mcp")
@@ -320,12 +292,10 @@ def mcp_command(index_dir: IndexDirOption = None) -> None:
     tools at /mcp.
     """
     from semsearch.api.mcp_server import build_mcp_server
-    from semsearch.search.searcher import Searcher
 
     settings = _settings(index_dir=index_dir)
     with _errors():  # a missing index fails here, before the client's handshake
-        searcher = Searcher(settings.index_dir, device=settings.device,
-                            rerank_model=settings.rerank_model, cache_dir=settings.cache_dir)
+        searcher = _open_searcher(settings)
     # stdout carries the protocol: everything else (logs, errors) goes to stderr.
     build_mcp_server(lambda: searcher).run("stdio")
 
@@ -349,18 +319,17 @@ def _fail(message: str) -> typer.Exit:
 def _tool_encoder(index_dir: Path | None, model: str | None, device: str | None,
                   backend: str | None) -> Any:
     """The model (and backend) of `index_dir` when given, else the configured ones."""
-    from semsearch.indexer.encoder import load_encoder
-    from semsearch.indexer.index_dir import sync_backend
-    from semsearch.indexer.stats import index_stats
+    from semsearch.indexer.stats import read_manifest
 
     if index_dir is not None and model is not None:
         raise _fail("give --model or --index-dir (which uses the index's model), not both")
     settings = _settings(model=model, device=device, backend=backend)
-    name, chosen = settings.model, settings.backend
+    spec = settings.encoder_spec(settings.model if index_dir is None else None)
     if index_dir is not None:
-        name = str(index_stats(index_dir)["model"])
-        chosen = sync_backend(index_dir, settings.backend, settings.device)
-    return load_encoder(name, settings.device, chosen, settings.cache_dir)
+        manifest = read_manifest(index_dir)
+        manifest.check(index_dir, backend=spec.backend)
+        spec = spec.with_record(manifest.model, manifest.backend)
+    return spec.load()
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -492,6 +461,7 @@ def classify(
     chosen_temperature = text_tools.DEFAULT_TEMPERATURE if temperature is None else temperature
     with _errors():
         encoder = _tool_encoder(index_dir, model, device, backend)
+        used: str
         if examples is not None:
             labelled = _read_examples(examples)
             used = text_tools.choose_method(method, [name for _, name in labelled])
@@ -530,26 +500,17 @@ def watch(
     import threading
     import time
 
-    from semsearch.indexer.encoder import load_encoder
-    from semsearch.indexer.errors import IndexNotFoundError
-    from semsearch.indexer.stats import index_stats
-    from semsearch.indexer.sync import SyncOptions
-    from semsearch.indexer.watch import WatchOptions, WatchSync, stop_on_signals, summary, watch_folder
+    from semsearch.indexer.watch import (
+        WatchOptions,
+        WatchSync,
+        stop_on_signals,
+        summary,
+        watch_folder,
+    )
 
     settings = _settings(index_dir=index_dir, device=device)
-    chunking = {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap}
-    try:  # an existing index keeps its own chunking
-        recorded = index_stats(settings.index_dir)
-        if int(str(recorded["chunk_tokens"])):
-            chunking = {key: int(str(recorded[key])) for key in chunking}
-    except IndexNotFoundError:
-        pass  # a new index takes the configured one
-    from semsearch.indexer.index_dir import sync_backend
-
-    with _errors():  # an existing index keeps its own backend too
-        backend = sync_backend(settings.index_dir, settings.backend, settings.device)
-    options = SyncOptions(batch_size=settings.batch_size, backend=backend,
-                          max_file_bytes=settings.max_file_bytes, **chunking)
+    with _errors():
+        job = settings.sync_job(path)
     stop = threading.Event()
 
     def say(message: str) -> None:
@@ -566,10 +527,7 @@ def watch(
                                       "(press Ctrl-C again to stop at once)"))
     say(f"watching {path.resolve()} into {settings.index_dir.resolve()}")
     with _errors():
-        watch_folder(path, settings.index_dir, settings.model,
-                     lambda: load_encoder(settings.model, settings.device, backend,
-                                          settings.cache_dir), options, stop,
-                     WatchOptions(debounce_s=debounce), on_sync=report)
+        watch_folder(job, stop, WatchOptions(debounce_s=debounce), on_sync=report)
     say("stopped")
 
 

@@ -7,22 +7,24 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from semsearch.indexer.vector_policy import VectorIndexKind
+from semsearch.indexer.encoders import (
+    DEFAULT_MODEL,
+    DEFAULT_RERANK_MODEL,
+    EncoderSpec,
+    default_cache_dir,
+)
+from semsearch.indexer.encoders.base import check_backend
+from semsearch.indexer.sync import SyncJob, SyncOptions
+from semsearch.indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
-
-
-def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/semsearch`, else `~/.cache/semsearch`: where ONNX exports are kept."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semsearch"
+__all__ = ["DEFAULT_MODEL", "DEFAULT_RERANK_MODEL", "Settings"]
 
 
 class Settings(BaseSettings):
     """Configuration for indexing, searching and serving.
 
-    Built once by the CLI or `create_app` and passed down; library functions take plain
-    arguments instead of reading this.
+    Built once by the CLI or `create_app` and passed down; library functions take the
+    plain values it makes (`encoder_spec`, `sync_job`) instead of reading this.
     """
 
     model_config = SettingsConfigDict(env_prefix="SEMSEARCH_", extra="ignore")
@@ -31,8 +33,12 @@ class Settings(BaseSettings):
     model: str = DEFAULT_MODEL
     device: str | None = Field(default=None, description="cuda, mps, cpu; None picks the best")
     batch_size: int = Field(default=64, ge=1, le=4096)
-    chunk_tokens: int = Field(default=200, ge=16, description="tokens per chunk, at most")
-    chunk_overlap: int = Field(default=32, ge=0, description="tokens shared by neighbours")
+    chunk_tokens: int | None = Field(
+        default=None, ge=16, description="tokens per chunk, at most; None: the index's own "
+        "(200 for a new index)")
+    chunk_overlap: int | None = Field(
+        default=None, ge=0, description="tokens shared by neighbours; None: the index's own "
+        "(32 for a new index)")
     max_file_bytes: int = Field(default=50_000_000, ge=1)
     vector_index: VectorIndexKind | None = Field(
         default=None, description="auto (exact flat, approximate past a size), flat, hnsw, "
@@ -68,3 +74,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item for item in value.split(os.pathsep) if item.strip()]
         return value
+
+    def encoder_spec(self, model: str | None = None) -> EncoderSpec:
+        """The encoder these settings ask for: `model` (None: the index's own, or the
+        configured one for a new index), backend, device and ONNX cache."""
+        backend = check_backend(self.backend) if self.backend is not None else None
+        return EncoderSpec(model=model, backend=backend, device=self.device,
+                           cache_dir=self.cache_dir)
+
+    def sync_job(self, root: Path, index_dir: Path | None = None,
+                 rebuild: bool = False) -> SyncJob:
+        """A sync of `root` into `index_dir` (default: the configured one) with these
+        settings; an existing index keeps its own chunking, backend and vector index
+        unless asked for others."""
+        options = SyncOptions(
+            chunk_tokens=self.chunk_tokens, chunk_overlap=self.chunk_overlap,
+            batch_size=self.batch_size, max_file_bytes=self.max_file_bytes, rebuild=rebuild,
+            vector_index=VectorIndexPolicy(kind=self.vector_index) if self.vector_index
+            else None)
+        return SyncJob(root, index_dir or self.index_dir, self.encoder_spec(self.model),
+                       options)

@@ -5,15 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.indexer.encoder import Encoder, load_encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.store import Store
+from semsearch.settings import DEFAULT_MODEL
+from tests.helpers import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     """The bundled all-MiniLM-L6-v2 on the CPU (torch backend), shared by every test."""
-    return load_encoder(DEFAULT_MODEL, "cpu")
+    return EncoderSpec(DEFAULT_MODEL, "torch", "cpu").load()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,107 +34,6 @@ def index_dir(tmp_path: Path) -> Path:
 
 # --- fixtures of the search tests (tests/test_searcher.py and friends) ------------------
 
-# A tiny folder: planted answers in English and Chinese, a long document that makes
-# several chunks, and files of several types and ages for the filters.
-SEARCH_OLD_MTIME = 1_000_000_000.0  # 2001
-SEARCH_NEW_MTIME = 1_700_000_000.0  # 2023
-SEARCH_MTIME_CUT = 1_300_000_000.0  # 2011, between the two
-
-SEARCH_DOCS: dict[str, str] = {
-    "biology/zorblax.txt": (
-        "The zorblax enzyme was first isolated from deep sea sponges. "
-        "Zorblax breaks down cellulose at very low temperatures. "
-        "Researchers hope the zorblax enzyme will make biofuel production cheaper.\n"
-    ),
-    "cycling/flat_tyre.md": (
-        "# Repairing a flat bicycle tyre\n\n"
-        "When your bicycle tyre goes flat, take the wheel off the frame. "
-        "Lever the inner tube out and pump it up to find the leak. "
-        "Glue a rubber patch over the hole, let it dry, then refit the tube and inflate the tyre.\n"
-    ),
-    "cooking/bread.md": (
-        "# Sourdough bread\n\n"
-        "A sourdough starter ferments flour and water with wild yeast. "
-        "Feed the starter daily and bake the loaf in a hot oven when the dough has doubled.\n"
-    ),
-    "cooking/pasta.txt": (
-        "Cooking pasta at home.\n"
-        "Bring a large pot of salted water to a rolling boil, add the spaghetti and stir. "
-        "Drain it when it is al dente and toss it with the tomato sauce.\n"
-    ),
-    "astronomy/mars.html": (
-        "<html><head><title>Mars rovers</title></head><body><h1>Mars rovers</h1>"
-        "<p>The Perseverance rover landed in Jezero crater in 2021 to look for signs of "
-        "ancient microbial life on the red planet.</p></body></html>"
-    ),
-    "finance/budget.txt": (
-        "Household budget.\n"
-        "Write down every expense for a month, then set a spending limit for groceries, "
-        "rent and transport, and move what is left into a savings account.\n"
-    ),
-    "code/fibonacci.py": (
-        "def fibonacci(n):\n"
-        "    \"\"\"Return the n-th Fibonacci number, computed iteratively.\"\"\"\n"
-        "    a, b = 0, 1\n"
-        "    for _ in range(n):\n"
-        "        a, b = b, a + b\n"
-        "    return a\n"
-    ),
-    "zh/green_tea.txt": (
-        "绿茶的冲泡方法。水温应该在八十度左右，先用热水温杯，再放入茶叶。"
-        "冲泡两到三分钟就可以饮用。好的绿茶汤色清澈，香气清新。\n"
-    ),
-    "zh/great_wall.txt": (
-        "长城的历史。长城是中国古代的军事防御工程。秦始皇统一六国以后，把各国的城墙连接起来。"
-        "明朝时长城被大规模重修，今天看到的大部分长城都是明长城。\n"
-    ),
-    "zh/high_speed_rail.txt": (
-        "中国的高铁。中国高铁网络是世界上最长的高速铁路系统。复兴号列车的最高运营时速达到三百五十公里。"
-        "乘坐高铁从北京到上海只需要四个多小时。\n"
-    ),
-    "history/printing_press.md": (
-        "# The printing press\n\n"
-        "Johannes Gutenberg built the first European printing press with movable metal type "
-        "around 1440 in Mainz. His press combined a screw press, oil based ink and a hand "
-        "mould for casting letters in large numbers.\n\n"
-        "The printing press spread quickly across Europe. By 1500 printing shops in more "
-        "than two hundred cities had produced millions of books, and the price of a book "
-        "fell so far that merchants and students could own them.\n\n"
-        "Historians credit the printing press with speeding up the Reformation, the "
-        "Scientific Revolution and the growth of literacy, because the same text could now "
-        "reach thousands of readers without copying errors.\n\n"
-        "Later presses were driven by steam. In the nineteenth century rotary printing "
-        "presses printed newspapers on continuous rolls of paper at great speed.\n"
-    ),
-    "gardening/roses.txt": (
-        "Pruning roses.\n"
-        "Cut rose bushes back in late winter, just above an outward facing bud, and remove "
-        "dead or crossing stems so air can move through the plant.\n"
-    ),
-    "gardening/tomatoes.txt": (
-        "Growing tomatoes.\n"
-        "Plant tomato seedlings deep in rich soil after the last frost, water them at the "
-        "base and tie the stems to stakes as they grow.\n"
-    ),
-}
-# Files dated 2001; every other file is dated 2023.
-SEARCH_OLD_DOCS = frozenset({"gardening/roses.txt", "gardening/tomatoes.txt"})
-# Small chunks, so that the long document makes several.
-SEARCH_SYNC_OPTIONS_KW = {"chunk_tokens": 64, "chunk_overlap": 8}
-
-
-def search_write_docs(root: Path, docs: dict[str, str]) -> None:
-    """Write `docs` under `root` with the fixed mtimes of the search tests."""
-    import os
-
-    for path, text in docs.items():
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        mtime = SEARCH_OLD_MTIME if path in SEARCH_OLD_DOCS else SEARCH_NEW_MTIME
-        os.utime(target, (mtime, mtime))
-
-
 @pytest.fixture(scope="session")
 def search_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> tuple[Path, Path]:
     """(folder, index directory) of SEARCH_DOCS, synced once per session. Read-only."""
@@ -142,7 +42,7 @@ def search_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> 
     root = tmp_path_factory.mktemp("search-docs")
     search_write_docs(root, SEARCH_DOCS)
     index_dir = tmp_path_factory.mktemp("search-index")
-    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder),
                          SyncOptions(**SEARCH_SYNC_OPTIONS_KW))
     assert report.added == len(SEARCH_DOCS) and not report.skipped
     return root, index_dir
@@ -163,4 +63,4 @@ def search_searcher(search_index: tuple[Path, Path], encoder: Encoder):  # type:
     """A `Searcher` over `search_index`, shared by the session; do not close it."""
     from semsearch.search.searcher import Searcher
 
-    return Searcher(search_index[1], encoder=encoder)
+    return Searcher(search_index[1], EncoderSpec.of(encoder))

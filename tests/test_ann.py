@@ -15,17 +15,18 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from semsearch.cli import app
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.index_dir import load_vectors, vectors_path
 from semsearch.indexer.neighbours import ExactNeighbours
-from semsearch.settings import DEFAULT_MODEL, Settings
 from semsearch.indexer.stats import index_stats
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.indexer.vector_build import build_vector_index
 from semsearch.indexer.vector_index import ReadOnlyIndexError, VectorIndex
 from semsearch.indexer.vector_policy import VectorIndexPolicy
+from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
+from semsearch.settings import Settings
 
 DIMENSION = 32
 SIZE = 3000
@@ -269,12 +270,12 @@ DOCS = {
 
 
 def _sync(root: Path, index_dir: Path, encoder: Encoder, policy: VectorIndexPolicy) -> None:
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+    sync_folder(root, index_dir, EncoderSpec.of(encoder),
                 SyncOptions(chunk_tokens=64, chunk_overlap=8, vector_index=policy))
 
 
 def _top_path(searcher: Searcher, query: str) -> str:
-    return searcher.search(query, k=1, mode="dense", highlight=False).results[0].path
+    return searcher.search(query, SearchOptions(k=1, mode="dense", highlight=False)).results[0].path
 
 
 def test_sync_with_hnsw_stays_correct(tmp_path: Path, index_dir: Path,
@@ -286,10 +287,10 @@ def test_sync_with_hnsw_stays_correct(tmp_path: Path, index_dir: Path,
     policy = _policy("hnsw", compact_fraction=0.9)  # keep the tombstones: they are tested
     _sync(root, index_dir, encoder, policy)
     stats = index_stats(index_dir)
-    assert stats["vector_index"] == {
+    assert stats.vector_index == {
         "type": "hnsw", "params": VectorIndex.load(vectors_path(index_dir, 1)).info().params,
         "vectors": 4, "tombstones": 0, "requested": "hnsw"}
-    searcher = Searcher(index_dir, encoder=encoder)
+    searcher = Searcher(index_dir, EncoderSpec.of(encoder))
     assert _top_path(searcher, "how do I fix a flat tyre") == "bike.md"
 
     (root / "bike.md").write_text("Knitting a wool scarf needs two needles and patience.",
@@ -297,7 +298,7 @@ def test_sync_with_hnsw_stays_correct(tmp_path: Path, index_dir: Path,
     (root / "mars.txt").unlink()
     _sync(root, index_dir, encoder, policy)
     stats = index_stats(index_dir)
-    vector_index = stats["vector_index"]
+    vector_index = stats.vector_index
     assert isinstance(vector_index, dict)
     assert (vector_index["type"], vector_index["vectors"]) == ("hnsw", 3)
     assert vector_index["tombstones"] == 2  # the old bike chunk and mars
@@ -309,8 +310,8 @@ def test_sync_with_hnsw_stays_correct(tmp_path: Path, index_dir: Path,
         store.close()
     # The searcher reloads the new generation: the new text is found, the old is gone.
     assert _top_path(searcher, "knitting a scarf") == "bike.md"
-    paths = {hit.path for hit in searcher.search(
-        "rover on Mars looking for life", k=10, mode="dense", highlight=False).results}
+    paths = {hit.path for hit in searcher.search("rover on Mars looking for life",
+            SearchOptions(k=10, mode="dense", highlight=False)).results}
     assert "mars.txt" not in paths
     assert _top_path(searcher, "how do I fix a flat tyre") != "bike.md"
     searcher.close()
@@ -318,7 +319,7 @@ def test_sync_with_hnsw_stays_correct(tmp_path: Path, index_dir: Path,
     # A later sync whose policy finds too many tombstones compacts from SQLite.
     (root / "tea.txt").unlink()
     _sync(root, index_dir, encoder, _policy("hnsw", compact_fraction=0.2))
-    vector_index = index_stats(index_dir)["vector_index"]
+    vector_index = index_stats(index_dir).vector_index
     assert isinstance(vector_index, dict)
     assert (vector_index["type"], vector_index["vectors"], vector_index["tombstones"]) == \
         ("hnsw", 2, 0)
@@ -331,15 +332,15 @@ def test_sync_keeps_the_recorded_choice_and_ivf_falls_back_to_flat(
     for name, text in DOCS.items():
         (root / name).write_text(text, encoding="utf-8")
     _sync(root, index_dir, encoder, _policy("ivf"))  # four vectors: too few to train
-    vector_index = index_stats(index_dir)["vector_index"]
+    vector_index = index_stats(index_dir).vector_index
     assert isinstance(vector_index, dict)
     assert (vector_index["type"], vector_index["requested"]) == ("flat", "ivf")
     # Synced without a choice, the recorded one stays; with another, the index follows.
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+    sync_folder(root, index_dir, EncoderSpec.of(encoder),
                 SyncOptions(chunk_tokens=64, chunk_overlap=8))
-    assert json.loads(json.dumps(index_stats(index_dir)["vector_index"]))["requested"] == "ivf"
+    assert json.loads(json.dumps(index_stats(index_dir).vector_index))["requested"] == "ivf"
     _sync(root, index_dir, encoder, _policy("hnsw"))  # nothing changed: still rebuilt
-    vector_index = index_stats(index_dir)["vector_index"]
+    vector_index = index_stats(index_dir).vector_index
     assert isinstance(vector_index, dict)
     assert (vector_index["type"], vector_index["requested"]) == ("hnsw", "hnsw")
     assert VectorIndex.load(vectors_path(index_dir, 1)).kind == "hnsw"

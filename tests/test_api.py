@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from tests.live_server import start_server, stop_server
 
@@ -33,7 +32,7 @@ def api_folder(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> tu
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text, encoding="utf-8")
     index_dir = tmp_path_factory.mktemp("api-index")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     return root, index_dir
 
 

@@ -19,7 +19,8 @@ from bench_peers_query import (  # noqa: E402
     semantic_search_system,
     semsearch_system,
 )
-from conftest import SEARCH_DOCS  # noqa: E402
+
+from tests.helpers import SEARCH_DOCS  # noqa: E402
 
 QUERIES = ["how do I fix a flat bicycle tyre", "zorblax enzyme", "baking sourdough bread"]
 

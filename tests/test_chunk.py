@@ -7,7 +7,7 @@ import pytest
 
 from semsearch.indexer.chunk import chunk_document, split_sentences
 from semsearch.indexer.documents import Chunk, ParsedDocument
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder
 from semsearch.indexer.parse import parse_document
 
 ENGLISH = " ".join(

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from semsearch.cli import app
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.index_dir import sync_lock
-from semsearch.settings import DEFAULT_MODEL
 from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.settings import DEFAULT_MODEL
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_index_and_stats_json(runner: CliRunner, folder: Path, index_dir: Path) 
 
 def test_index_dir_from_environment(runner: CliRunner, folder: Path, index_dir: Path,
                                     encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
-    sync_folder(folder, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(folder, index_dir, EncoderSpec.of(encoder), SyncOptions())
     monkeypatch.setenv("SEMSEARCH_INDEX_DIR", str(index_dir))
     result = runner.invoke(app, ["stats", "--json"])
     assert result.exit_code == 0, result.output
@@ -100,7 +100,7 @@ def test_stats_on_missing_index_exits_2(runner: CliRunner, tmp_path: Path) -> No
 
 def test_index_refuses_another_model(runner: CliRunner, folder: Path, index_dir: Path,
                                      encoder: Encoder) -> None:
-    sync_folder(folder, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(folder, index_dir, EncoderSpec.of(encoder), SyncOptions())
     # Refused before any attempt to load the other model (so nothing is downloaded).
     result = runner.invoke(app, ["index", str(folder), "--index-dir", str(index_dir),
                                  "--model", "example/not-a-real-model", "--json"])

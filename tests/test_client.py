@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SEARCH_DOCS, SEARCH_MTIME_CUT, SEARCH_OLD_DOCS
-from live_server import REPO, free_port, start_server, stop_server
 
 from semsearch.client import AsyncClient, Client, ClientError
 from semsearch.client_json import from_json
 from semsearch.search.hits import ChunkView, DocumentView, Highlight, Hit, SearchResponse
 from semsearch.search.options import Filters, Mode, SearchOptions
+from tests.helpers import SEARCH_DOCS, SEARCH_MTIME_CUT, SEARCH_OLD_DOCS
+from tests.live_server import REPO, free_port, start_server, stop_server
 
 API_KEY = "client-key"
 BIKE = "how do I repair a punctured bike wheel"

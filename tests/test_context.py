@@ -6,12 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import start_server, stop_server
 
 from semsearch.indexer.chunk import chunk_document
 from semsearch.indexer.documents import ParsedDocument
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search.context import (
     MAX_TOKEN_BUDGET,
@@ -22,8 +20,10 @@ from semsearch.search.context import (
 )
 from semsearch.search.errors import InvalidQueryError
 from semsearch.search.hits import ChunkView, DocumentView, Hit
+from semsearch.search.options import SearchOptions
 from semsearch.search.passages import Passage, Source, document_text, fold_duplicates, merge_hits
 from semsearch.search.searcher import Searcher
+from tests.live_server import start_server, stop_server
 
 PRESS_QUESTION = "how did the printing press spread across Europe"
 API_KEY = "context-key"
@@ -33,9 +33,11 @@ def _tokens(encoder: Encoder, text: str) -> int:
     return len(encoder.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _hit(chunk_id: int, doc_id: int, start: int, text: str, score: float) -> Hit:
+def _hit(chunk_id: int, doc_id: int, start: int, text: str, score: float,
+         ordinal: int = 0) -> Hit:
     return Hit(chunk_id=chunk_id, doc_id=doc_id, path=f"doc{doc_id}.txt", title="",
-               text=text, page=None, start=start, end=start + len(text), headings=[],
+               ordinal=ordinal, text=text, page=None, start=start, end=start + len(text),
+               headings=[],
                score=score, score_kind="cosine")
 
 
@@ -66,7 +68,7 @@ def test_document_text_keeps_every_chunk_at_its_offsets(encoder: Encoder) -> Non
 def test_overlapping_hits_of_one_document_merge_into_their_union() -> None:
     text = "Alpha one. Beta two. Gamma three. Delta four."
     first, second = _hit(1, 7, 0, text[0:20], 0.5), _hit(2, 7, 11, text[11:33], 0.9)
-    passages = merge_hits([second, first], ordinals={})
+    passages = merge_hits([second, first])
     assert len(passages) == 1
     passage = passages[0]
     assert passage.text == text[0:33]
@@ -76,12 +78,12 @@ def test_overlapping_hits_of_one_document_merge_into_their_union() -> None:
 
 def test_neighbours_merge_over_the_gap_but_distant_chunks_do_not() -> None:
     text = "Alpha one.\n\nBeta two. Gamma three. Delta four."
-    a, b = _hit(1, 7, 0, text[0:10], 0.8), _hit(2, 7, 12, text[12:21], 0.7)
-    merged = merge_hits([a, b], ordinals={1: 0, 2: 1})
+    a = _hit(1, 7, 0, text[0:10], 0.8, ordinal=0)
+    merged = merge_hits([a, _hit(2, 7, 12, text[12:21], 0.7, ordinal=1)])
     assert [p.text for p in merged] == ["Alpha one.\n\nBeta two."]
-    apart = merge_hits([a, b], ordinals={1: 0, 2: 2})
+    apart = merge_hits([a, _hit(2, 7, 12, text[12:21], 0.7, ordinal=2)])
     assert [p.text for p in apart] == ["Alpha one.", "Beta two."]
-    other_document = merge_hits([a, _hit(2, 8, 12, text[12:21], 0.7)], ordinals={})
+    other_document = merge_hits([a, _hit(2, 8, 12, text[12:21], 0.7, ordinal=1)])
     assert len(other_document) == 2
 
 
@@ -131,14 +133,14 @@ def test_pack_stays_within_budget_when_joins_cost_tokens() -> None:
 @pytest.mark.parametrize("budget", [1, 20, 60, 120, 250, 600, 4000])
 def test_token_budget_is_never_exceeded(search_searcher: Searcher, encoder: Encoder,
                                         budget: int) -> None:
-    result = build_context(search_searcher, PRESS_QUESTION, k=8, token_budget=budget)
+    result = build_context(search_searcher, PRESS_QUESTION, SearchOptions(k=8), token_budget=budget)
     assert result.token_count == _tokens(encoder, result.context) <= budget
     assert token_counter(encoder.tokenizer)([result.context]) == [result.token_count]
 
 
 def test_chunks_of_one_document_become_one_passage_with_exact_offsets(
         search_searcher: Searcher) -> None:
-    result = build_context(search_searcher, PRESS_QUESTION, k=8, token_budget=4000)
+    result = build_context(search_searcher, PRESS_QUESTION, SearchOptions(k=8), token_budget=4000)
     press = [p for p in result.passages if p.source.path == "history/printing_press.md"]
     assert len(press) == 1 and len(press[0].source.chunk_ids) >= 2
     passage = press[0]
@@ -154,7 +156,7 @@ def test_chunks_of_one_document_become_one_passage_with_exact_offsets(
 
 def test_passages_are_numbered_with_citations_in_the_context(
         search_searcher: Searcher) -> None:
-    result = build_context(search_searcher, PRESS_QUESTION, k=5, token_budget=4000)
+    result = build_context(search_searcher, PRESS_QUESTION, SearchOptions(k=5), token_budget=4000)
     assert result.passages and result.note is None
     position = 0
     for number, passage in enumerate(result.passages, 1):
@@ -171,9 +173,9 @@ def test_passages_are_numbered_with_citations_in_the_context(
 
 def test_a_passage_that_does_not_fit_is_cut_at_a_sentence_end(
         search_searcher: Searcher) -> None:
-    whole = build_context(search_searcher, PRESS_QUESTION, k=8, token_budget=4000)
+    whole = build_context(search_searcher, PRESS_QUESTION, SearchOptions(k=8), token_budget=4000)
     first = whole.passages[0]
-    cut = build_context(search_searcher, PRESS_QUESTION, k=8, token_budget=80)
+    cut = build_context(search_searcher, PRESS_QUESTION, SearchOptions(k=8), token_budget=80)
     assert len(cut.passages) == 1 and cut.passages[0].truncated
     text = cut.passages[0].text
     assert first.text.startswith(text) and len(text) < len(first.text)
@@ -184,14 +186,14 @@ def test_a_passage_that_does_not_fit_is_cut_at_a_sentence_end(
 
 def test_min_score_gate_never_pads_with_weak_passages(search_searcher: Searcher) -> None:
     empty = build_context(search_searcher, "quantum chromodynamics on a lattice",
-                          mode="dense", min_score=0.9, token_budget=4000)
+            SearchOptions(mode="dense", min_score=0.9), token_budget=4000)
     assert empty.passages == [] and empty.context == "" and empty.token_count == 0
     assert empty.note is not None and "min_score=0.9" in empty.note
-    gated = build_context(search_searcher, PRESS_QUESTION, mode="dense", min_score=0.3,
-                          k=20, token_budget=4000)
+    gated = build_context(search_searcher, PRESS_QUESTION,
+            SearchOptions(mode="dense", min_score=0.3, k=20), token_budget=4000)
     assert gated.passages and all(p.source.score >= 0.3 for p in gated.passages)
-    ungated = build_context(search_searcher, PRESS_QUESTION, mode="dense", k=20,
-                            token_budget=4000)
+    ungated = build_context(search_searcher, PRESS_QUESTION,
+            SearchOptions(mode="dense", k=20), token_budget=4000)
     assert len(ungated.passages) > len(gated.passages)
 
 
@@ -218,10 +220,10 @@ def test_duplicate_files_give_one_passage_citing_both(
                        "home/oven.txt": "Oven cleaning. Baking soda paste overnight.\n"}.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text, encoding="utf-8")
-    sync_folder(root, tmp_path / "index", DEFAULT_MODEL, lambda: encoder, SyncOptions())
-    searcher = Searcher(tmp_path / "index", encoder=encoder)
+    sync_folder(root, tmp_path / "index", EncoderSpec.of(encoder), SyncOptions())
+    searcher = Searcher(tmp_path / "index", EncoderSpec.of(encoder))
     try:
-        result = build_context(searcher, "how do I descale a kettle", k=3)
+        result = build_context(searcher, "how do I descale a kettle", SearchOptions(k=3))
     finally:
         searcher.close()
     kettle = result.passages[0]

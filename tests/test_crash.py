@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.index_dir import load_vectors, vectors_path
-from semsearch.settings import DEFAULT_MODEL
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
@@ -159,7 +158,7 @@ def test_killed_syncs_leave_a_consistent_index(tmp_path: Path, encoder: Encoder)
     log = tmp_path / "child-stderr.log"
     for i in range(FILES):
         (root / f"doc{i:02d}.md").write_text(_original(i), encoding="utf-8")
-    first = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+    first = sync_folder(root, index_dir, EncoderSpec.of(encoder),
                         SyncOptions(chunk_tokens=CHUNK_TOKENS))
     assert first.added == FILES
     _check_all_or_nothing(_check_consistent(index_dir, encoder.dimension))

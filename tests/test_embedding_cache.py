@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.search.embedding_cache import EmbeddingCache
+from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
 
 
@@ -152,12 +153,12 @@ class _CountingEncoder:
 def test_a_repeated_search_skips_the_model_and_answers_the_same(
         search_index: tuple[Path, Path], encoder: Encoder, mode: str) -> None:
     counting = _CountingEncoder(encoder, [])
-    searcher = Searcher(search_index[1], encoder=counting)
+    searcher = Searcher(search_index[1], EncoderSpec.of(counting))
     try:
-        first = searcher.search("mending a puncture", k=5, mode=mode)
+        first = searcher.search("mending a puncture", SearchOptions(k=5, mode=mode))
         assert "mending a puncture" in counting.texts
         counting.texts.clear()
-        second = searcher.search("mending a puncture", k=5, mode=mode)
+        second = searcher.search("mending a puncture", SearchOptions(k=5, mode=mode))
         assert counting.texts == []  # the query, and any highlight sentences, from memory
         assert [h.to_dict() for h in second.results] == [h.to_dict() for h in first.results]
     finally:
@@ -173,10 +174,10 @@ def test_search_batch_embeds_its_queries_in_one_call(search_index: tuple[Path, P
             calls.append(list(texts))
             return super().encode(texts, batch_size)
 
-    searcher = Searcher(search_index[1], encoder=Recording(encoder, []))
+    searcher = Searcher(search_index[1], EncoderSpec.of(Recording(encoder, [])))
     try:
         queries = ["zorblax enzyme", "sourdough starter", "great wall history"]
-        searcher.search_batch(queries, k=3, mode="dense", highlight=False)
+        searcher.search_batch(queries, SearchOptions(k=3, mode="dense", highlight=False))
         assert calls == [queries]
     finally:
         searcher.close()
@@ -187,9 +188,9 @@ def test_a_lone_hybrid_query_answers_as_it_does_in_a_batch(
     # Alone, a hybrid query is embedded in the background while BM25 runs; in a batch,
     # all are embedded first. Same answers either way.
     queries = ["zorblax enzyme", "how do I repair a flat bicycle tyre", "明朝重修长城"]
-    batch = search_searcher.search_batch(queries, k=5, mode="hybrid")
+    batch = search_searcher.search_batch(queries, SearchOptions(k=5, mode="hybrid"))
     for query, in_batch in zip(queries, batch, strict=True):
-        alone = search_searcher.search(query, k=5, mode="hybrid")
+        alone = search_searcher.search(query, SearchOptions(k=5, mode="hybrid"))
         assert [h.chunk_id for h in alone.results] == [h.chunk_id for h in in_batch.results]
         for a, b in zip(alone.results, in_batch.results, strict=True):
             assert a.scores == pytest.approx(b.scores, abs=1e-5)
@@ -203,11 +204,12 @@ def test_an_embedding_error_in_the_background_reaches_the_caller(
         def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
             raise RuntimeError("the model ran out of memory")
 
-    searcher = Searcher(search_index[1], encoder=Failing(encoder, []))
+    searcher = Searcher(search_index[1], EncoderSpec.of(Failing(encoder, [])))
     try:
         for mode in ("hybrid", "dense"):
             with pytest.raises(RuntimeError, match="ran out of memory"):
-                searcher.search("zorblax enzyme", k=3, mode=mode)
-        assert searcher.search("zorblax enzyme", k=3, mode="lexical", highlight=False).results
+                searcher.search("zorblax enzyme", SearchOptions(k=3, mode=mode))
+        assert searcher.search("zorblax enzyme",
+                SearchOptions(k=3, mode="lexical", highlight=False)).results
     finally:
         searcher.close()

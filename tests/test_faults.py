@@ -24,22 +24,22 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from live_server import start_server, stop_server
 from typer.testing import CliRunner
 
 import semsearch.indexer.vector_index
 from semsearch.cli import app as cli_app
 from semsearch.indexer.background import BackgroundSync
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexLockedError, IndexWriteError
 from semsearch.indexer.index_dir import vectors_path
-from semsearch.settings import DEFAULT_MODEL
 from semsearch.indexer.store import Store
-from semsearch.indexer.sync import SyncOptions, SyncReport, sync_folder
+from semsearch.indexer.sync import SyncJob, SyncOptions, SyncReport, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.indexer.walk import CHANGED_WHILE_READING
+from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
 from tests.forked import run_forked
+from tests.live_server import start_server, stop_server
 
 OPTIONS = SyncOptions(chunk_tokens=24, chunk_overlap=0)
 SEED = 20240607
@@ -109,10 +109,10 @@ def _generation(index_dir: Path) -> int:
 def _searcher_view(index_dir: Path, encoder: Encoder) -> Counter[tuple[str, str]]:
     """Every (path, chunk text) a fresh Searcher finds, by dense and by lexical search;
     both legs must agree."""
-    searcher = Searcher(index_dir, encoder=encoder)
+    searcher = Searcher(index_dir, EncoderSpec.of(encoder))
     try:
-        dense = searcher.search("a note", k=100_000, mode="dense", highlight=False)
-        lexical = searcher.search(MARKER, k=100_000, mode="lexical", highlight=False)
+        dense = searcher.search("a note", SearchOptions(k=100_000, mode="dense", highlight=False))
+        lexical = searcher.search(MARKER, SearchOptions(k=100_000, mode="lexical", highlight=False))
     finally:
         searcher.close()
     view = Counter((hit.path, hit.text) for hit in dense.results)
@@ -229,7 +229,7 @@ def _sync_in_child(root: Path, index_dir: Path, encoder: Encoder, kill_at: int |
     def body() -> int:
         events = _Events(kill_at)
         _count_events(events)
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS,
+        sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS,
                     on_progress=lambda _: events.tick())
         # The commit that swaps the new state in is the last one before the FAISS write.
         main_commit = max(c for c in events.commits if c < events.faiss_writes[-1])
@@ -255,7 +255,7 @@ def test_sigkill_at_20_points_then_rerun_completes(tmp_path: Path, encoder: Enco
     root = tmp_path / "docs"
     _write_base(root)
     base = tmp_path / "base-index"
-    sync_folder(root, base, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    sync_folder(root, base, EncoderSpec.of(encoder), OPTIONS)
     base_view = _searcher_view(base, encoder)
     base_generation = _generation(base)
     assert len({path for path, _ in base_view}) == BASE_FILES
@@ -284,7 +284,7 @@ def test_sigkill_at_20_points_then_rerun_completes(tmp_path: Path, encoder: Enco
         committed = _generation(work) != base_generation
         assert _searcher_view(work, encoder) == (reference_view if committed else base_view)
         outcomes["after commit" if committed else "before commit"] += 1
-        report = sync_folder(root, work, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+        report = sync_folder(root, work, EncoderSpec.of(encoder), OPTIONS)
         assert report.skipped == []
         _check_complete(work, reference)
         shutil.rmtree(work)
@@ -342,14 +342,14 @@ def synced(tmp_path: Path, encoder: Encoder) -> tuple[Path, Path, Counter[tuple[
     """(folder, index, what a searcher sees) of a small synced folder, then changed."""
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     _small_folder(root)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     view = _searcher_view(index_dir, encoder)
     _changed_small_folder(root)
     return root, index_dir, view
 
 
 def _rerun_completes(root: Path, index_dir: Path, encoder: Encoder) -> None:
-    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     assert report.skipped == []
     _check_consistent(index_dir)
     assert set(_chunks_by_path(index_dir)) == {
@@ -371,7 +371,7 @@ def test_disk_full_in_sqlite_keeps_the_previous_index(
     generation = _generation(index_dir)
     _fail_statement(monkeypatch, statement)
     with pytest.raises(IndexWriteError) as caught:
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+        sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     message = str(caught.value)
     assert "database or disk is full" in message and "run the sync again" in message
     monkeypatch.undo()
@@ -403,7 +403,7 @@ def test_failed_faiss_write_is_reported_and_repaired(
     else:
         monkeypatch.setattr(semsearch.indexer.vector_index.os, "fsync", _enospc)
     with pytest.raises(IndexWriteError, match="No space left on device"):
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+        sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     monkeypatch.undo()
     assert not list(index_dir.glob("*.tmp"))  # the half-written file is gone
     # SQLite committed; readers rebuild the vectors from it until a sync rewrites the file.
@@ -419,7 +419,7 @@ def test_cli_reports_a_full_disk_with_exit_code_2(
 ) -> None:
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     _small_folder(root, 4)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     (root / "doc03.md").unlink()  # a deletion needs no model: the CLI loads none
     for name in ("SEMSEARCH_INDEX_DIR", "SEMSEARCH_CHUNK_TOKENS", "SEMSEARCH_CHUNK_OVERLAP",
                  "SEMSEARCH_MODEL"):
@@ -449,7 +449,7 @@ def test_real_write_error_from_a_file_size_limit(
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
         resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, resource.RLIM_INFINITY))
         try:
-            sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+            sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
         except IndexWriteError as error:
             resource.setrlimit(resource.RLIMIT_FSIZE,
                                (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
@@ -504,7 +504,7 @@ def _indexed_victim(tmp_path: Path, encoder: Encoder) -> tuple[Path, Path, Path]
     _small_folder(root, 3)
     victim = root / "victim.md"
     victim.write_text(_version(1), encoding="utf-8")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     victim.write_text(_version(2), encoding="utf-8")
     return root, index_dir, victim
 
@@ -524,13 +524,13 @@ def test_file_changed_while_read_is_retried_not_half_indexed(
     root, index_dir, victim = _indexed_victim(tmp_path, encoder)
     # Between the stat of the open file and its read, the file changes.
     _after_fstat(monkeypatch, victim, lambda: CHANGES[change](victim))
-    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     monkeypatch.undo()
     assert [(s.path, s.reason) for s in report.skipped] == [("victim.md", CHANGED_WHILE_READING)]
     assert "victim.md" not in _chunks_by_path(index_dir)  # neither old, new nor torn
     _check_consistent(index_dir)
 
-    retried = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    retried = sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     chunks = _chunks_by_path(index_dir)
     if change == "deleted":
         assert "victim.md" not in chunks and retried.removed == 1
@@ -559,13 +559,13 @@ def test_file_changed_before_read_is_indexed_in_the_version_read(
     root, index_dir, victim = _indexed_victim(tmp_path, encoder)
     # After the sync listed and stat-ed the file, before it opens it.
     _before_open(monkeypatch, victim, lambda: victim.write_text(_version(5)))
-    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     monkeypatch.undo()
     assert report.skipped == [] and report.updated == 1
     assert any("version 5" in text for text in _chunks_by_path(index_dir)["victim.md"])
     _assert_hash_matches(index_dir, victim)
     # The stored stat is the one the bytes were read at: the next sync has nothing to do.
-    again = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+    again = sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     assert (again.updated, again.chunks_encoded, again.unchanged) == (0, 0, 4)
 
 
@@ -586,8 +586,8 @@ def test_searches_during_a_sync_see_one_whole_generation(
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     root.mkdir()
     _generation_docs(root, "alpha")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
-    searcher = Searcher(index_dir, encoder=encoder)
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
+    searcher = Searcher(index_dir, EncoderSpec.of(encoder))
     _generation_docs(root, "bravo")
     errors: list[str] = []
     seen: Counter[str] = Counter()
@@ -596,8 +596,8 @@ def test_searches_during_a_sync_see_one_whole_generation(
     def search_until_stopped(mode: str) -> None:
         while not stop.is_set():
             try:
-                hits = searcher.search(f"{MARKER} generation", k=1000, mode=mode,
-                                       highlight=False).results
+                hits = searcher.search(f"{MARKER} generation",
+                        SearchOptions(k=1000, mode=mode, highlight=False)).results
             except Exception as error:  # noqa: BLE001 - every failure is the finding
                 errors.append(f"{type(error).__name__}: {error}")
                 continue
@@ -615,7 +615,7 @@ def test_searches_during_a_sync_see_one_whole_generation(
         while not seen["alpha"] and not errors:  # searching before the sync starts
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+        report = sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
         time.sleep(0.5)  # let the threads search the new generation too
     finally:
         stop.set()
@@ -638,7 +638,7 @@ def test_second_sync_is_refused_while_one_runs(tmp_path: Path, encoder: Encoder)
             started.set()
             release.wait(timeout=120)
 
-        reports.append(sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS,
+        reports.append(sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS,
                                    on_progress=hold))
 
     thread = threading.Thread(target=first_sync)
@@ -646,9 +646,9 @@ def test_second_sync_is_refused_while_one_runs(tmp_path: Path, encoder: Encoder)
     try:
         assert started.wait(timeout=120)
         with pytest.raises(IndexLockedError, match="Another sync is already running"):
-            sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+            sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
         # A server's background sync is refused at once too, and reports the running one.
-        background = BackgroundSync(index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS)
+        background = BackgroundSync(SyncJob(root, index_dir, EncoderSpec.of(encoder), OPTIONS))
         assert background.status().running
         with pytest.raises(IndexLockedError):
             background.start(root)
@@ -656,14 +656,15 @@ def test_second_sync_is_refused_while_one_runs(tmp_path: Path, encoder: Encoder)
         release.set()
         thread.join()
     assert reports and reports[0].added == 3
-    assert not BackgroundSync(index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS).status().running
+    job = SyncJob(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
+    assert not BackgroundSync(job).status().running
 
 
 @pytest.fixture
 def served_folder(tmp_path: Path, encoder: Encoder) -> Iterator[tuple[Path, Path]]:
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     _small_folder(root, 20)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     yield root, index_dir
 
 

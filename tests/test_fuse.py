@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from semsearch.search.fuse import DENSE_WEIGHT, RRF_K, convex_fusion, min_max, reciprocal_rank_fusion
+from semsearch.search.fuse import (
+    DENSE_WEIGHT,
+    RRF_K,
+    convex_fusion,
+    min_max,
+    reciprocal_rank_fusion,
+)
 
 
 def _array(*values: float) -> np.ndarray:

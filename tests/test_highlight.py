@@ -5,11 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEARCH_DOCS
 
 from semsearch.search.highlight import SEMANTIC_SENTENCES, highlight_chunks, query_terms, stem
-from semsearch.search.hits import Highlight, Mode
+from semsearch.search.hits import Highlight
+from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
+from tests.helpers import SEARCH_DOCS
 
 QUERIES = [
     ("zorblax cellulose", Mode.LEXICAL),
@@ -39,7 +40,7 @@ def _document_text(searcher: Searcher, doc_id: int) -> dict[int, str]:
 @pytest.mark.parametrize("query, mode", QUERIES)
 def test_highlight_offsets_point_at_the_text(search_searcher: Searcher, query: str,
                                              mode: Mode) -> None:
-    hits = search_searcher.search(query, k=3, mode=mode).results
+    hits = search_searcher.search(query, SearchOptions(k=3, mode=mode)).results
     assert hits
     for hit in hits:
         assert hit.highlights
@@ -66,7 +67,7 @@ def test_highlight_offsets_point_at_the_text(search_searcher: Searcher, query: s
 ])
 def test_highlight_is_the_sentence_holding_the_query_words(
         search_searcher: Searcher, query: str, mode: Mode, path: str, sentence: str) -> None:
-    hit = search_searcher.search(query, k=1, mode=mode).results[0]
+    hit = search_searcher.search(query, SearchOptions(k=1, mode=mode)).results[0]
     assert hit.path == path
     assert [h.text for h in hit.highlights] == [sentence]
     start = SEARCH_DOCS[path].index(sentence)
@@ -76,7 +77,7 @@ def test_highlight_is_the_sentence_holding_the_query_words(
 def test_highlight_without_shared_words_falls_back_to_meaning(
         search_searcher: Searcher) -> None:
     # No word of the query is in the document; the semantic fallback picks the sentence.
-    hit = search_searcher.search("mending a puncture", k=1, mode="dense").results[0]
+    hit = search_searcher.search("mending a puncture", SearchOptions(k=1, mode="dense")).results[0]
     assert hit.path == "cycling/flat_tyre.md"
     assert len(hit.highlights) == 1
     assert hit.highlights[0].text in hit.text
@@ -226,7 +227,7 @@ def test_highlight_reconstruction_helper_sees_whole_documents(search_searcher: S
                                                                search_index: tuple[Path, Path]
                                                                ) -> None:
     """The chunks of a plain-text file cover its text, whitespace aside."""
-    hit = search_searcher.search("printing press", k=1, mode="lexical").results[0]
+    hit = search_searcher.search("printing press", SearchOptions(k=1, mode="lexical")).results[0]
     characters = _document_text(search_searcher, hit.doc_id)
     original = SEARCH_DOCS[hit.path]
     assert all(original[i] == c for i, c in characters.items())

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import ParseError
 from semsearch.indexer.parse import MAX_DOCX_EXPANDED_BYTES, parse_document
-from semsearch.settings import DEFAULT_MODEL, Settings
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, SyncReport, sync_folder
+from semsearch.settings import Settings
 from tests.forked import run_forked
 
 MEGABYTE = 1 << 20
@@ -135,7 +135,7 @@ def hostile_sync(tmp_path_factory: pytest.TempPathFactory,
     root.mkdir()
     outside.mkdir()
     _build_hostile_folder(root, outside)
-    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     return index_dir, report
 
 
@@ -185,7 +185,7 @@ def test_a_second_sync_changes_nothing(hostile_sync: tuple[Path, SyncReport],
         root = Path(store.meta()["root"])
     finally:
         store.close()
-    again = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    again = sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     assert (again.added, again.updated, again.removed, again.chunks_encoded) == (0, 0, 0, 0)
     assert {s.path for s in again.skipped} == LISTING_SKIPS  # reported on every run
 
@@ -220,7 +220,7 @@ def test_unreadable_file_is_skipped_for_an_unprivileged_user(encoder: Encoder) -
             if os.geteuid() == 0:
                 os.setgid(65534)
                 os.setuid(65534)
-            report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+            report = sync_folder(root, index_dir, EncoderSpec.of(encoder),
                                  SyncOptions())
             (index_dir / "report.json").write_text(json.dumps(report.to_dict()))
             return 0

@@ -246,9 +246,15 @@ def test_semsearch_imports_from_a_folder_with_lookalike_names(tmp_path: Path) ->
 @pytest.mark.slow
 def test_the_wheel_holds_one_top_level_package(tmp_path: Path) -> None:
     """`pip install .` puts exactly `semsearch` (and its dist-info) in site-packages."""
+    import shutil
+
+    source = tmp_path / "source"  # setuptools writes build/ beside what it builds
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "tests", "corpus", "benchmarks", "docs", "build", "*.egg-info",
+        "__pycache__", ".*_cache"))
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300,
+         "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300,
         check=False)
     assert result.returncode == 0, result.stderr
     import zipfile

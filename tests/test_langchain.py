@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
-from live_server import start_server, stop_server
 
 from semsearch.integrations.langchain import SemsearchClientError, SemsearchRetriever
+from tests.live_server import start_server, stop_server
 
 API_KEY = "langchain-key"
 METADATA = {"path", "title", "page", "score", "chunk_id", "document_id", "start", "end"}

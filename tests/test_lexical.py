@@ -5,8 +5,8 @@ import sqlite3
 import pytest
 
 from semsearch.indexer.store import Store
-from semsearch.search.hits import Filters, Mode
 from semsearch.search.lexical import LexicalQuery, match_expression
+from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.searcher import Searcher
 
 HOSTILE = [
@@ -61,7 +61,7 @@ def test_match_expression_is_valid_fts5(query: str) -> None:
 
 @pytest.mark.parametrize("query", HOSTILE)
 def test_fts_syntax_in_the_query_never_raises(search_searcher: Searcher, query: str) -> None:
-    response = search_searcher.search(query, k=3, mode="lexical")
+    response = search_searcher.search(query, SearchOptions(k=3, mode="lexical"))
     paths = [hit.path for hit in response.results]
     if "zorblax" in query.lower() and query != "zorblax\x00enzyme":
         assert paths[0] == "biology/zorblax.txt"
@@ -70,18 +70,18 @@ def test_fts_syntax_in_the_query_never_raises(search_searcher: Searcher, query: 
 @pytest.mark.parametrize("query", ['NEAR(zorblax AND "enzyme"', "zorblax* OR -(", "*"])
 def test_fts_syntax_in_the_query_never_raises_in_hybrid(search_searcher: Searcher,
                                                         query: str) -> None:
-    response = search_searcher.search(query, k=2, mode="hybrid")
+    response = search_searcher.search(query, SearchOptions(k=2, mode="hybrid"))
     assert len(response.results) == 2
 
 
 @pytest.mark.parametrize("query", PUNCTUATION)
 def test_punctuation_only_query_finds_nothing_lexically(search_searcher: Searcher,
                                                         query: str) -> None:
-    assert search_searcher.search(query, k=5, mode="lexical").results == []
+    assert search_searcher.search(query, SearchOptions(k=5, mode="lexical")).results == []
 
 
 def test_punctuation_only_query_in_hybrid_still_answers(search_searcher: Searcher) -> None:
-    hits = search_searcher.search("?!", k=2, mode=Mode.HYBRID).results
+    hits = search_searcher.search("?!", SearchOptions(k=2, mode=Mode.HYBRID)).results
     assert len(hits) == 2
     assert all(hit.scores["bm25"] == 0.0 for hit in hits)
 

@@ -5,16 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.indexer.encoder import DEFAULT_MODEL, Encoder
-from semsearch.indexer.store import Store, fts_tokens
+from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.fts import fts_tokens
+from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search import lexical
-from semsearch.search import searcher as searcher_module
-from semsearch.search.hits import Filters
+from semsearch.search import reader as reader_module
 from semsearch.search.lexical import LexicalQuery, build_memory_bm25
 from semsearch.search.lexical_memory import MemoryBM25
+from semsearch.search.options import Filters, SearchOptions
 from semsearch.search.searcher import Searcher
-from tests.conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
+from tests.helpers import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
 QUERIES = [
     "printing press", "presses PRINTED printing", "Gutenbérg MAINZ", "zorblax enzyme",
@@ -119,16 +120,17 @@ def test_a_moved_on_or_large_store_gets_no_memory_bm25(
 def test_searcher_uses_memory_bm25_and_answers_as_with_fts5(
         search_index: tuple[Path, Path], encoder: Encoder,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    with_memory = Searcher(search_index[1], encoder=encoder)
+    with_memory = Searcher(search_index[1], EncoderSpec.of(encoder))
     assert with_memory.wait_for_bm25(60)
     monkeypatch.setattr(lexical, "MEMORY_BM25_MAX_CHUNKS", 0)
-    without = Searcher(search_index[1], encoder=encoder)
+    without = Searcher(search_index[1], EncoderSpec.of(encoder))
     try:
         assert not without.wait_for_bm25(60)
         for query in QUERIES:
             for mode in ("lexical", "hybrid"):
-                a = with_memory.search(query, k=5, mode=mode, highlight=False).results
-                b = without.search(query, k=5, mode=mode, highlight=False).results
+                a = with_memory.search(query,
+                        SearchOptions(k=5, mode=mode, highlight=False)).results
+                b = without.search(query, SearchOptions(k=5, mode=mode, highlight=False)).results
                 assert [h.chunk_id for h in a] == [h.chunk_id for h in b], (query, mode)
                 assert [h.scores for h in a] == [h.scores for h in b]
     finally:
@@ -141,19 +143,20 @@ def test_searcher_rebuilds_memory_bm25_for_each_generation(tmp_path: Path,
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     search_write_docs(root, {"cooking/bread.md": SEARCH_DOCS["cooking/bread.md"]})
     options = SyncOptions(**SEARCH_SYNC_OPTIONS_KW)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
-    searcher = Searcher(index_dir, encoder=encoder)
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), options)
+    searcher = Searcher(index_dir, EncoderSpec.of(encoder))
     try:
         assert searcher.wait_for_bm25(60)
-        assert searcher.search("zorblax", k=5, mode="lexical").results == []
+        assert searcher.search("zorblax", SearchOptions(k=5, mode="lexical")).results == []
         search_write_docs(root, {"biology/zorblax.txt": SEARCH_DOCS["biology/zorblax.txt"]})
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+        sync_folder(root, index_dir, EncoderSpec.of(encoder), options)
         # The first search after the sync is answered (by FTS5 or memory) for the new
         # generation; then the new postings are held in memory.
-        assert [h.path for h in searcher.search("zorblax", k=5, mode="lexical").results] == \
+        assert [h.path for h in searcher.search("zorblax",
+                SearchOptions(k=5, mode="lexical")).results] == \
             ["biology/zorblax.txt"]
         assert searcher.wait_for_bm25(60)
-        found = searcher.search("zorblax", k=5, mode="lexical", highlight=False)
+        found = searcher.search("zorblax", SearchOptions(k=5, mode="lexical", highlight=False))
         assert [h.path for h in found.results] == ["biology/zorblax.txt"]
     finally:
         searcher.close()
@@ -165,12 +168,12 @@ def test_a_failed_memory_build_is_logged_and_fts5_answers(
     def broken(store: Store, generation: int) -> MemoryBM25:
         raise MemoryError("no room")
 
-    monkeypatch.setattr(searcher_module, "build_memory_bm25", broken)
+    monkeypatch.setattr(reader_module, "build_memory_bm25", broken)
     with caplog.at_level(logging.ERROR):
-        searcher = Searcher(search_index[1], encoder=encoder)
+        searcher = Searcher(search_index[1], EncoderSpec.of(encoder))
         try:
             assert not searcher.wait_for_bm25(60)
-            hits = searcher.search("zorblax enzyme", k=3, mode="lexical").results
+            hits = searcher.search("zorblax enzyme", SearchOptions(k=3, mode="lexical")).results
             assert hits[0].path == "biology/zorblax.txt"
         finally:
             searcher.close()

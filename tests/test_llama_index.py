@@ -5,7 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import start_server, stop_server
+
+from tests.live_server import start_server, stop_server
 
 pytest.importorskip("llama_index.core")
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +23,7 @@ def test_short_load_run_has_no_errors(tmp_path: Path, encoder: Encoder) -> None:
         (root / f"note{i:02d}.md").write_text(
             f"# Note {i}\n\nA note about topic {i % 5}: sourdough, bicycles, Mars rovers, "
             f"gardening or budgets, number {i}.\n", encoding="utf-8")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
     result = subprocess.run(
         [sys.executable, "benchmarks/load_test.py", "--index-dir", str(index_dir),

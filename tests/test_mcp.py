@@ -13,9 +13,10 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from live_server import REPO, start_server, stop_server
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+
+from tests.live_server import REPO, start_server, stop_server
 
 API_KEY = "mcp-key"
 TOOLS = {"search", "context", "get_document"}

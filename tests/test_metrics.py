@@ -7,13 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import start_server, stop_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from semsearch.api.app import create_app
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL, Settings
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.settings import Settings
+from tests.live_server import start_server, stop_server
 
 API_KEY = "metrics-key"
 DOCS = {
@@ -35,7 +35,7 @@ def folder_and_index(tmp_path_factory: pytest.TempPathFactory,
     for path, text in DOCS.items():
         (root / path).write_text(text, encoding="utf-8")
     index_dir = tmp_path_factory.mktemp("metrics-index")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     return root, index_dir
 
 

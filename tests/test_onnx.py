@@ -10,19 +10,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEARCH_DOCS, search_write_docs
 from typer.testing import CliRunner
 
 from semsearch.indexer.chunk import chunk_document
 from semsearch.indexer.documents import ParsedDocument
-from semsearch.indexer.encoder import Encoder, ModelLoadError, load_encoder, resolve_model_path
+from semsearch.indexer.encoders import (
+    Encoder,
+    EncoderSpec,
+    ModelLoadError,
+    resolve_model_path,
+)
+from semsearch.indexer.encoders.onnx_export import (
+    MANIFEST_NAME,
+    MODEL_FILE,
+    _publish,
+    export_key,
+)
+from semsearch.indexer.encoders.onnx_runtime import OnnxEncoder
 from semsearch.indexer.errors import IndexMismatchError
-from semsearch.indexer.index_dir import sync_backend
-from semsearch.indexer.onnx_encoder import MANIFEST_NAME, MODEL_FILE, OnnxEncoder, _publish, export_key
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.stats import read_manifest
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
+from semsearch.settings import DEFAULT_MODEL
+from tests.helpers import SEARCH_DOCS, search_write_docs, spec_loading
 
 LONG_TEXT = " ".join(f"Sentence {i} talks about enzymes, sponges and cold sea water."
                      for i in range(80))
@@ -46,14 +58,14 @@ def cache_dir(onnx_cache_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx_encoder(cache_dir: Path) -> OnnxEncoder:
-    encoder = load_encoder(DEFAULT_MODEL, "cpu", "onnx", cache_dir)
+    encoder = EncoderSpec(DEFAULT_MODEL, "onnx", "cpu", cache_dir).load()
     assert isinstance(encoder, OnnxEncoder)
     return encoder
 
 
 @pytest.fixture(scope="module")
 def int8_encoder(cache_dir: Path, onnx_encoder: Encoder) -> Encoder:
-    return load_encoder(DEFAULT_MODEL, "cpu", "onnx-int8", cache_dir)
+    return EncoderSpec(DEFAULT_MODEL, "onnx-int8", "cpu", cache_dir).load()
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -112,7 +124,7 @@ def test_same_interface_as_torch(onnx_encoder: Encoder, encoder: Encoder) -> Non
 def test_second_load_reuses_the_export(cache_dir: Path, onnx_encoder: OnnxEncoder) -> None:
     exported = onnx_encoder.export_dir / MODEL_FILE
     before = exported.stat()
-    again = load_encoder(DEFAULT_MODEL, "cpu", "onnx", cache_dir)
+    again = EncoderSpec(DEFAULT_MODEL, "onnx", "cpu", cache_dir).load()
     assert isinstance(again, OnnxEncoder) and again.export_dir / MODEL_FILE == exported
     after = exported.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
@@ -152,9 +164,9 @@ def test_racing_export_keeps_the_first_complete_copy(tmp_path: Path) -> None:
 
 def test_unknown_backend_and_device_are_refused(cache_dir: Path, onnx_encoder: Encoder) -> None:
     with pytest.raises(ModelLoadError, match="Unknown backend 'tensorrt'"):
-        load_encoder(DEFAULT_MODEL, "cpu", "tensorrt", cache_dir)
+        EncoderSpec(DEFAULT_MODEL, "tensorrt", "cpu", cache_dir).load()
     with pytest.raises(ModelLoadError, match="cpu or cuda, not 'mps'"):
-        load_encoder(DEFAULT_MODEL, "mps", "onnx", cache_dir)
+        EncoderSpec(DEFAULT_MODEL, "onnx", "mps", cache_dir).load()
 
 
 def test_cuda_without_a_gpu_onnxruntime_is_refused(cache_dir: Path,
@@ -164,7 +176,7 @@ def test_cuda_without_a_gpu_onnxruntime_is_refused(cache_dir: Path,
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this onnxruntime has a CUDA provider")
     with pytest.raises(ModelLoadError, match="onnxruntime-gpu"):
-        load_encoder(DEFAULT_MODEL, "cuda", "onnx", cache_dir)
+        EncoderSpec(DEFAULT_MODEL, "onnx", "cuda", cache_dir).load()
 
 
 def test_pooling_it_cannot_run_is_refused(tmp_path: Path) -> None:
@@ -181,7 +193,7 @@ def test_pooling_it_cannot_run_is_refused(tmp_path: Path) -> None:
     (model_dir / "1_Pooling" / "config.json").write_text(json.dumps(config))
     cache = tmp_path / "cache"
     with pytest.raises(ModelLoadError, match="pools with 'max'.*--backend torch"):
-        load_encoder(str(model_dir), "cpu", "onnx", cache)
+        EncoderSpec(str(model_dir), "onnx", "cpu", cache).load()
     assert list((cache / "onnx").iterdir()) == []
 
 
@@ -191,7 +203,7 @@ def test_pooling_it_cannot_run_is_refused(tmp_path: Path) -> None:
 def torch_index(tmp_path: Path, encoder: Encoder) -> tuple[Path, Path]:
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     search_write_docs(root, DOCS)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions(backend="torch"))
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     return root, index_dir
 
 
@@ -210,8 +222,8 @@ def test_torch_index_refuses_onnx_sync(torch_index: tuple[Path, Path],
     before = _meta(index_dir)
     assert before["backend"] == "torch"
     with pytest.raises(IndexMismatchError, match="torch backend, not onnx"):
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: onnx_encoder,
-                    SyncOptions(backend="onnx"))
+        sync_folder(root, index_dir, EncoderSpec.of(onnx_encoder),
+                    SyncOptions())
     assert _meta(index_dir)["generation"] == before["generation"]
 
 
@@ -224,54 +236,56 @@ def test_index_older_than_the_backend_key_is_torch(torch_index: tuple[Path, Path
     store.close()
     (root / "new.txt").write_text("A new file to encode.")
     with pytest.raises(IndexMismatchError, match="torch backend"):
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: onnx_encoder,
-                    SyncOptions(backend="onnx"))
-    assert sync_backend(index_dir, None, "cpu") == "torch"
+        sync_folder(root, index_dir, EncoderSpec.of(onnx_encoder),
+                    SyncOptions())
+    assert read_manifest(index_dir).backend == "torch"
     with pytest.raises(IndexMismatchError, match="torch backend, not onnx"):
-        Searcher(index_dir, encoder=onnx_encoder)
+        Searcher(index_dir, EncoderSpec.of(onnx_encoder))
 
 
 def test_sync_refuses_an_encoder_of_another_backend(tmp_path: Path,
                                                     onnx_encoder: Encoder) -> None:
     search_write_docs(tmp_path / "docs", DOCS)
     with pytest.raises(IndexMismatchError, match="asked for backend 'torch'"):
-        sync_folder(tmp_path / "docs", tmp_path / "index", DEFAULT_MODEL,
-                    lambda: onnx_encoder, SyncOptions())
+        sync_folder(tmp_path / "docs", tmp_path / "index",
+                    spec_loading(lambda: onnx_encoder, backend="torch"))
 
 
 def test_searcher_refuses_another_backend(torch_index: tuple[Path, Path],
                                           onnx_encoder: Encoder) -> None:
     with pytest.raises(IndexMismatchError, match="torch backend, not onnx"):
-        Searcher(torch_index[1], encoder=onnx_encoder)
+        Searcher(torch_index[1], EncoderSpec.of(onnx_encoder))
     with pytest.raises(IndexMismatchError, match="torch backend, not onnx-int8"):
-        Searcher(torch_index[1], backend="onnx-int8")
+        Searcher(torch_index[1], EncoderSpec(backend="onnx-int8"))
 
 
 def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
                                   onnx_encoder: Encoder) -> None:
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     search_write_docs(root, DOCS)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: onnx_encoder,
-                SyncOptions(backend="onnx"))
+    sync_folder(root, index_dir, EncoderSpec.of(onnx_encoder),
+                SyncOptions())
     assert _meta(index_dir)["backend"] == "onnx"
-    assert sync_backend(index_dir, None, None) == "onnx"  # a later sync keeps it
-    searcher = Searcher(index_dir, cache_dir=cache_dir)  # loads the recorded backend
+    assert read_manifest(index_dir).backend == "onnx"  # a later sync keeps it
+    searcher = Searcher(index_dir, EncoderSpec(cache_dir=cache_dir))  # the recorded backend
     try:
         assert searcher.backend == searcher.encoder.backend == "onnx"
-        hits = searcher.search("fix a puncture in my bike wheel", k=1, mode="dense").results
+        hits = searcher.search("fix a puncture in my bike wheel",
+                SearchOptions(k=1, mode="dense")).results
         assert hits[0].path == "cycling/flat_tyre.md"
-        hits = searcher.search("怎么泡绿茶", k=1, mode="dense").results
+        hits = searcher.search("怎么泡绿茶", SearchOptions(k=1, mode="dense")).results
         assert hits[0].path == "zh/green_tea.txt"
     finally:
         searcher.close()
 
 
-def test_new_index_backend_defaults(tmp_path: Path) -> None:
-    assert sync_backend(tmp_path / "none", None, "cpu") == "onnx"
-    assert sync_backend(tmp_path / "none", None, "cuda") == "torch"
-    assert sync_backend(tmp_path / "none", "onnx-int8", "cpu") == "onnx-int8"
+def test_new_index_backend_defaults() -> None:
+    assert EncoderSpec(device="cpu").resolved().backend == "onnx"
+    assert EncoderSpec(device="cuda").resolved().backend == "torch"
+    assert EncoderSpec(backend="onnx-int8", device="cpu").resolved().backend == "onnx-int8"
+    assert EncoderSpec(backend="onnx").resolved().device == "cpu"
     with pytest.raises(ModelLoadError, match="Unknown backend"):
-        sync_backend(tmp_path / "none", "fast", "cpu")
+        EncoderSpec(backend="fast")  # type: ignore[arg-type]
 
 
 def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:

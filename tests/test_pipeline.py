@@ -7,7 +7,7 @@ from contextlib import nullcontext
 
 import pytest
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder
 from semsearch.indexer.pipeline import prefetch
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from semsearch.indexer.chunk import chunk_document, split_sentences
 from semsearch.indexer.documents import ParsedDocument, Section
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder
 from semsearch.search.highlight import highlight_chunks
 
 PIECES = st.one_of(

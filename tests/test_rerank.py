@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.encoders.cross_encoder import Reranker, RerankerLoadError
 from semsearch.indexer.sync import SyncOptions, sync_folder
-from semsearch.search.hits import Mode
-from semsearch.search.rerank import Reranker, RerankerLoadError
+from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
+from tests.helpers import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
 
 MARKER = "pineapple"
 PINEAPPLE_DOC = "fruit/pineapple.txt"
@@ -86,9 +85,9 @@ def searcher(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder,
     root = tmp_path_factory.mktemp("rerank-docs")
     search_write_docs(root, DOCS)
     index_dir = tmp_path_factory.mktemp("rerank-index")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+    sync_folder(root, index_dir, EncoderSpec.of(encoder),
                 SyncOptions(**SEARCH_SYNC_OPTIONS_KW))
-    opened = Searcher(index_dir, encoder=encoder, rerank_model=str(cross_encoder_path))
+    opened = Searcher(index_dir, EncoderSpec.of(encoder), rerank_model=str(cross_encoder_path))
     yield opened
     opened.close()
 
@@ -104,11 +103,11 @@ def test_trained_cross_encoder_scores_the_marker(searcher: Searcher) -> None:
 
 @pytest.mark.parametrize("mode", [Mode.HYBRID, Mode.DENSE])
 def test_rerank_reorders_by_the_cross_encoder(searcher: Searcher, mode: Mode) -> None:
-    plain = searcher.search(QUERY, k=5, mode=mode).results
+    plain = searcher.search(QUERY, SearchOptions(k=5, mode=mode)).results
     assert plain[0].path == "cooking/bread.md"
     assert plain[0].path != PINEAPPLE_DOC
 
-    reranked = searcher.search(QUERY, k=5, mode=mode, rerank=True).results
+    reranked = searcher.search(QUERY, SearchOptions(k=5, mode=mode, rerank=True)).results
     assert reranked[0].path == PINEAPPLE_DOC
     assert {h.chunk_id for h in reranked} == {h.chunk_id for h in plain}
     scores = [hit.score for hit in reranked]
@@ -123,35 +122,36 @@ def test_rerank_reorders_by_the_cross_encoder(searcher: Searcher, mode: Mode) ->
 
 
 def test_rerank_min_score_gates_on_the_cross_encoder(searcher: Searcher) -> None:
-    hits = searcher.search(QUERY, k=5, rerank=True, min_score=0.5).results
+    hits = searcher.search(QUERY, SearchOptions(k=5, rerank=True, min_score=0.5)).results
     assert [hit.path for hit in hits] == [PINEAPPLE_DOC]
 
 
 def test_rerank_with_group_by_document(searcher: Searcher) -> None:
-    hits = searcher.search(QUERY, k=5, rerank=True, group_by="document").results
+    hits = searcher.search(QUERY, SearchOptions(k=5, rerank=True, group_by="document")).results
     assert len({hit.doc_id for hit in hits}) == len(hits)
     assert hits[0].path == PINEAPPLE_DOC
 
 
 def test_rerank_rescores_only_the_candidates(searcher: Searcher) -> None:
-    plain = searcher.search(QUERY, k=2, mode="hybrid").results
+    plain = searcher.search(QUERY, SearchOptions(k=2, mode="hybrid")).results
     assert PINEAPPLE_DOC not in {hit.path for hit in plain}
-    hits = searcher.search(QUERY, k=1, mode="hybrid", rerank=True,
-                           rerank_candidates=2).results
+    hits = searcher.search(QUERY,
+            SearchOptions(k=1, mode="hybrid", rerank=True, rerank_candidates=2)).results
     assert len(hits) == 1
     assert hits[0].chunk_id in {hit.chunk_id for hit in plain}
 
 
 def test_rerank_returns_k_hits_even_past_the_candidates(searcher: Searcher) -> None:
-    plain = searcher.search(QUERY, k=4, mode="dense").results
-    hits = searcher.search(QUERY, k=4, mode="dense", rerank=True, rerank_candidates=2).results
+    plain = searcher.search(QUERY, SearchOptions(k=4, mode="dense")).results
+    hits = searcher.search(QUERY,
+            SearchOptions(k=4, mode="dense", rerank=True, rerank_candidates=2)).results
     assert len(hits) == 4
     assert {hit.chunk_id for hit in hits} == {hit.chunk_id for hit in plain}
     assert all(hit.score_kind == "cross-encoder" for hit in hits)
 
 
 def test_rerank_in_a_batch(searcher: Searcher) -> None:
-    responses = searcher.search_batch([QUERY, "household savings"], k=2, rerank=True)
+    responses = searcher.search_batch([QUERY, "household savings"], SearchOptions(k=2, rerank=True))
     assert [r.results[0].path for r in responses] == [PINEAPPLE_DOC, PINEAPPLE_DOC]
 
 
@@ -164,11 +164,11 @@ def test_reranker_on_a_missing_path_raises(tmp_path: Path) -> None:
 
 def test_searcher_with_a_missing_reranker_raises_only_when_reranking(
         searcher: Searcher, encoder: Encoder, tmp_path: Path) -> None:
-    broken = Searcher(searcher.index_dir, encoder=encoder,
+    broken = Searcher(searcher.index_dir, EncoderSpec.of(encoder),
                       rerank_model=str(tmp_path / "nope"))
     try:
-        assert broken.search(QUERY, k=1).results
+        assert broken.search(QUERY, SearchOptions(k=1)).results
         with pytest.raises(RerankerLoadError):
-            broken.search(QUERY, k=1, rerank=True)
+            broken.search(QUERY, SearchOptions(k=1, rerank=True))
     finally:
         broken.close()

@@ -5,7 +5,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.encoders.torch_backend import TorchEncoder
+from semsearch.indexer.errors import IndexMismatchError, IndexNotFoundError
+from semsearch.indexer.store import Store
+from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.search.errors import InvalidQueryError
+from semsearch.search.hits import DocumentView, Highlight, Hit, SearchResponse
+from semsearch.search.lexical import LexicalQuery
+from semsearch.search.options import Filters, Mode, SearchOptions
+from semsearch.search.searcher import Searcher
+from tests.helpers import (
     SEARCH_DOCS,
     SEARCH_MTIME_CUT,
     SEARCH_NEW_MTIME,
@@ -14,16 +25,6 @@ from conftest import (
     SEARCH_SYNC_OPTIONS_KW,
     search_write_docs,
 )
-
-from semsearch.indexer.encoder import Encoder, TorchEncoder
-from semsearch.indexer.errors import IndexMismatchError, IndexNotFoundError
-from semsearch.settings import DEFAULT_MODEL
-from semsearch.indexer.store import Store
-from semsearch.indexer.sync import SyncOptions, sync_folder
-from semsearch.search.errors import InvalidQueryError
-from semsearch.search.hits import DocumentView, Filters, Highlight, Hit, Mode, SearchResponse
-from semsearch.search.lexical import LexicalQuery
-from semsearch.search.searcher import Searcher
 
 MODES = [Mode.DENSE, Mode.LEXICAL, Mode.HYBRID]
 # A query with a word of every document, so each mode finds something under any filter.
@@ -60,13 +61,13 @@ def _chunk_ids_of(index_dir: Path, keep: Callable[[str], bool]) -> set[int]:
 ])
 def test_planted_answer_comes_first(search_searcher: Searcher, mode: Mode, query: str,
                                     expected: str) -> None:
-    response = search_searcher.search(query, k=1, mode=mode)
+    response = search_searcher.search(query, SearchOptions(k=1, mode=mode))
     assert response.query == query
     assert _paths(response)[0] == expected
 
 
 def test_lexical_finds_only_chunks_holding_the_word(search_searcher: Searcher) -> None:
-    response = search_searcher.search("zorblax", k=10, mode="lexical")
+    response = search_searcher.search("zorblax", SearchOptions(k=10, mode="lexical"))
     assert _paths(response) == ["biology/zorblax.txt"]
     assert "zorblax" in response.results[0].text.lower()
 
@@ -79,11 +80,11 @@ def test_lexical_finds_only_chunks_holding_the_word(search_searcher: Searcher) -
 ])
 def test_chinese_query_finds_the_chinese_document(search_searcher: Searcher, mode: Mode,
                                                   query: str, expected: str) -> None:
-    assert _paths(search_searcher.search(query, k=1, mode=mode))[0] == expected
+    assert _paths(search_searcher.search(query, SearchOptions(k=1, mode=mode)))[0] == expected
 
 
 def test_chinese_lexical_leaves_unrelated_documents_out(search_searcher: Searcher) -> None:
-    paths = set(_paths(search_searcher.search("绿茶", k=20, mode="lexical")))
+    paths = set(_paths(search_searcher.search("绿茶", SearchOptions(k=20, mode="lexical"))))
     assert paths == {"zh/green_tea.txt"}
 
 
@@ -122,7 +123,8 @@ def test_filters_hold_in_every_mode(search_searcher: Searcher, search_index: tup
                                     keep: Callable[[str], bool]) -> None:
     k = 10
     allowed = _chunk_ids_of(search_index[1], keep)
-    hits = search_searcher.search(BROAD_QUERY, k=k, mode=mode, filters=filters).results
+    hits = search_searcher.search(BROAD_QUERY,
+            SearchOptions(k=k, mode=mode, filters=filters)).results
     found = [hit.chunk_id for hit in hits]
     assert set(found) <= allowed
     assert all(keep(hit.path) for hit in hits)
@@ -150,13 +152,15 @@ def test_filter_cases_are_not_vacuous(search_index: tuple[Path, Path]) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_filtered_out_answer_never_appears(search_searcher: Searcher, mode: Mode) -> None:
     filters = Filters(path_prefix="cooking/")
-    hits = search_searcher.search("zorblax enzyme", k=10, mode=mode, filters=filters).results
+    hits = search_searcher.search("zorblax enzyme",
+            SearchOptions(k=10, mode=mode, filters=filters)).results
     assert "biology/zorblax.txt" not in {hit.path for hit in hits}
 
 
 def test_filters_as_a_list_of_types(search_searcher: Searcher) -> None:
     filters = Filters(file_types=["md"])  # type: ignore[arg-type]
-    hits = search_searcher.search("bread", k=5, mode="dense", filters=filters).results
+    hits = search_searcher.search("bread",
+            SearchOptions(k=5, mode="dense", filters=filters)).results
     assert hits and all(hit.path.endswith(".md") for hit in hits)
 
 
@@ -166,37 +170,39 @@ def test_filters_as_a_list_of_types(search_searcher: Searcher) -> None:
 def test_group_by_document_keeps_each_documents_best_chunk(search_searcher: Searcher,
                                                           mode: Mode) -> None:
     query = "printing press books"
-    chunks = search_searcher.search(query, k=5, mode=mode).results
+    chunks = search_searcher.search(query, SearchOptions(k=5, mode=mode)).results
     doc_ids = [hit.doc_id for hit in chunks]
     assert len(doc_ids) > len(set(doc_ids)), "the long document must give several chunks"
     best = {}
     for hit in chunks:
         best.setdefault(hit.doc_id, hit.chunk_id)
-    grouped = search_searcher.search(query, k=len(best), mode=mode, group_by="document").results
+    grouped = search_searcher.search(query,
+            SearchOptions(k=len(best), mode=mode, group_by="document")).results
     assert [hit.doc_id for hit in grouped] == list(best)
     assert [hit.chunk_id for hit in grouped] == list(best.values())
     assert grouped[0].path == "history/printing_press.md"
 
 
 def test_group_by_document_with_small_k(search_searcher: Searcher) -> None:
-    hits = search_searcher.search("printing press", k=2, mode="hybrid",
-                                  group_by="document").results
+    hits = search_searcher.search("printing press",
+            SearchOptions(k=2, mode="hybrid", group_by="document")).results
     assert len(hits) == 2 and hits[0].doc_id != hits[1].doc_id
 
 
 def test_min_score_drops_weak_hits_in_dense_mode(search_searcher: Searcher) -> None:
-    assert search_searcher.search("qwxz vbnm plokij", k=10, mode="dense",
-                                  min_score=0.5).results == []
-    hits = search_searcher.search("zorblax enzyme", k=10, mode="dense", min_score=0.3).results
+    assert search_searcher.search("qwxz vbnm plokij",
+            SearchOptions(k=10, mode="dense", min_score=0.5)).results == []
+    hits = search_searcher.search("zorblax enzyme",
+            SearchOptions(k=10, mode="dense", min_score=0.3)).results
     assert [hit.path for hit in hits] == ["biology/zorblax.txt"]
     assert all(hit.score >= 0.3 for hit in hits)
 
 
 def test_min_score_gates_hybrid_on_the_cosine(search_searcher: Searcher) -> None:
     query = "fix a punctured bike wheel"
-    everything = search_searcher.search(query, k=3, mode="hybrid").results
+    everything = search_searcher.search(query, SearchOptions(k=3, mode="hybrid")).results
     assert any(h.scores["cosine"] < 0.3 for h in everything)
-    gated = search_searcher.search(query, k=5, mode="hybrid", min_score=0.3).results
+    gated = search_searcher.search(query, SearchOptions(k=5, mode="hybrid", min_score=0.3)).results
     assert gated and gated[0].path == "cycling/flat_tyre.md"
     assert all(h.scores["cosine"] >= 0.3 for h in gated)
     expected = [h.chunk_id for h in everything if h.scores["cosine"] >= 0.3]
@@ -204,10 +210,11 @@ def test_min_score_gates_hybrid_on_the_cosine(search_searcher: Searcher) -> None
 
 
 def test_min_score_gates_lexical_on_bm25(search_searcher: Searcher) -> None:
-    everything = search_searcher.search("printing press", k=50, mode="lexical").results
+    everything = search_searcher.search("printing press",
+            SearchOptions(k=50, mode="lexical")).results
     cut = (everything[0].score + everything[-1].score) / 2
-    gated = search_searcher.search("printing press", k=50, mode="lexical",
-                                   min_score=cut).results
+    gated = search_searcher.search("printing press",
+            SearchOptions(k=50, mode="lexical", min_score=cut)).results
     assert gated and len(gated) < len(everything)
     assert [h.chunk_id for h in gated] == [h.chunk_id for h in everything if h.score >= cut]
 
@@ -215,9 +222,9 @@ def test_min_score_gates_lexical_on_bm25(search_searcher: Searcher) -> None:
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("mode", MODES)
 def test_k_caps_the_hits(search_searcher: Searcher, mode: Mode, k: int) -> None:
-    hits = search_searcher.search(BROAD_QUERY, k=k, mode=mode).results
+    hits = search_searcher.search(BROAD_QUERY, SearchOptions(k=k, mode=mode)).results
     assert len(hits) == k
-    longer = search_searcher.search(BROAD_QUERY, k=k + 5, mode=mode).results
+    longer = search_searcher.search(BROAD_QUERY, SearchOptions(k=k + 5, mode=mode)).results
     assert [h.chunk_id for h in hits] == [h.chunk_id for h in longer[:k]]
 
 
@@ -230,7 +237,8 @@ def test_k_caps_the_hits(search_searcher: Searcher, mode: Mode, k: int) -> None:
 ])
 def test_hits_carry_every_field(search_searcher: Searcher, search_index: tuple[Path, Path],
                                 mode: Mode, kind: str, legs: set[str]) -> None:
-    response = search_searcher.search("how do I repair a flat bicycle tyre", k=3, mode=mode)
+    response = search_searcher.search("how do I repair a flat bicycle tyre",
+            SearchOptions(k=3, mode=mode))
     assert set(response.timings_ms) >= {"embed", "dense", "lexical", "fuse", "highlight",
                                         "total"}
     hits = response.results
@@ -276,7 +284,7 @@ def test_hybrid_scores_are_the_fusion_of_the_legs(search_searcher: Searcher,
     finally:
         store.close()
     lexical = {chunk_id: bm25.get(chunk_id, 0.0) for chunk_id in cosines}
-    hits = search_searcher.search(query, k=3, mode="hybrid").results
+    hits = search_searcher.search(query, SearchOptions(k=3, mode="hybrid")).results
     assert hits[0].scores["fused"] == pytest.approx(1.0)  # best in both legs
     low, high = min(cosines.values()), max(cosines.values())
     low_bm25, high_bm25 = min(lexical.values()), max(lexical.values())
@@ -289,13 +297,13 @@ def test_hybrid_scores_are_the_fusion_of_the_legs(search_searcher: Searcher,
 
 
 def test_dense_scores_are_cosines(search_searcher: Searcher, encoder: Encoder) -> None:
-    hit = search_searcher.search("zorblax enzyme", k=1, mode="dense").results[0]
+    hit = search_searcher.search("zorblax enzyme", SearchOptions(k=1, mode="dense")).results[0]
     query, passage = encoder.encode(["zorblax enzyme", hit.text])
     assert hit.score == pytest.approx(float(query @ passage), abs=1e-4)
 
 
 def test_document_view(search_searcher: Searcher) -> None:
-    hit = search_searcher.search("printing press", k=1, mode="lexical").results[0]
+    hit = search_searcher.search("printing press", SearchOptions(k=1, mode="lexical")).results[0]
     view = search_searcher.document(hit.doc_id)
     assert isinstance(view, DocumentView)
     assert (view.doc_id, view.path, view.format) == (hit.doc_id, "history/printing_press.md",
@@ -324,8 +332,9 @@ def test_document_view(search_searcher: Searcher) -> None:
     {"query": "bread", "group_by": ""},
 ])
 def test_invalid_queries_raise(search_searcher: Searcher, kwargs: dict[str, object]) -> None:
+    options = {key: value for key, value in kwargs.items() if key != "query"}
     with pytest.raises(InvalidQueryError):
-        search_searcher.search(**kwargs)  # type: ignore[arg-type]
+        search_searcher.search(str(kwargs["query"]), SearchOptions(**options))  # type: ignore[arg-type]
 
 
 def test_invalid_batches_raise(search_searcher: Searcher) -> None:
@@ -336,8 +345,8 @@ def test_invalid_batches_raise(search_searcher: Searcher) -> None:
 
 
 def test_mode_given_as_text_or_enum(search_searcher: Searcher) -> None:
-    as_text = search_searcher.search("sourdough bread", k=1, mode="dense")
-    as_enum = search_searcher.search("sourdough bread", k=1, mode=Mode.DENSE)
+    as_text = search_searcher.search("sourdough bread", SearchOptions(k=1, mode="dense"))
+    as_enum = search_searcher.search("sourdough bread", SearchOptions(k=1, mode=Mode.DENSE))
     assert [h.chunk_id for h in as_text.results] == [h.chunk_id for h in as_enum.results]
 
 
@@ -346,12 +355,12 @@ def test_mode_given_as_text_or_enum(search_searcher: Searcher) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_search_batch_answers_each_query(search_searcher: Searcher, mode: Mode) -> None:
     queries = ["zorblax enzyme", "sourdough bread", "长城的历史"]
-    responses = search_searcher.search_batch(queries, k=1, mode=mode)
+    responses = search_searcher.search_batch(queries, SearchOptions(k=1, mode=mode))
     assert [r.query for r in responses] == queries
     assert [r.results[0].path for r in responses] == [
         "biology/zorblax.txt", "cooking/bread.md", "zh/great_wall.txt"]
     for query, response in zip(queries, responses, strict=True):
-        single = search_searcher.search(query, k=1, mode=mode).results
+        single = search_searcher.search(query, SearchOptions(k=1, mode=mode)).results
         assert [h.chunk_id for h in response.results] == [h.chunk_id for h in single]
         assert response.results[0].score == pytest.approx(single[0].score, abs=1e-4)
 
@@ -360,17 +369,17 @@ def test_search_batch_answers_each_query(search_searcher: Searcher, mode: Mode) 
 
 def test_missing_index_raises(tmp_path: Path, encoder: Encoder) -> None:
     with pytest.raises(IndexNotFoundError):
-        Searcher(tmp_path / "nope", encoder=encoder)
+        Searcher(tmp_path / "nope", EncoderSpec.of(encoder))
     (tmp_path / "empty").mkdir()
     with pytest.raises(IndexNotFoundError):
-        Searcher(tmp_path / "empty", encoder=encoder)
+        Searcher(tmp_path / "empty", EncoderSpec.of(encoder))
 
 
 def test_encoder_of_another_model_raises(search_index: tuple[Path, Path],
                                          encoder: Encoder) -> None:
     other = TorchEncoder(model_name="other", device="cpu", model=encoder.model)
     with pytest.raises(IndexMismatchError):
-        Searcher(search_index[1], encoder=other)
+        Searcher(search_index[1], EncoderSpec.of(other))
 
 
 def test_search_sees_a_later_sync(tmp_path: Path, encoder: Encoder) -> None:
@@ -380,25 +389,25 @@ def test_search_sees_a_later_sync(tmp_path: Path, encoder: Encoder) -> None:
                                          "finance/budget.txt")}
     search_write_docs(root, start)
     options = SyncOptions(**SEARCH_SYNC_OPTIONS_KW)
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
-    searcher = Searcher(index_dir, encoder=encoder)
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), options)
+    searcher = Searcher(index_dir, EncoderSpec.of(encoder))
     try:
-        assert searcher.search("zorblax", k=5, mode="lexical").results == []
-        assert "biology/zorblax.txt" not in _paths(searcher.search("zorblax enzyme", k=5,
-                                                                   mode="dense"))
+        assert searcher.search("zorblax", SearchOptions(k=5, mode="lexical")).results == []
+        assert "biology/zorblax.txt" not in _paths(searcher.search("zorblax enzyme",
+                SearchOptions(k=5, mode="dense")))
 
         search_write_docs(root, {"biology/zorblax.txt": SEARCH_DOCS["biology/zorblax.txt"]})
-        report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+        report = sync_folder(root, index_dir, EncoderSpec.of(encoder), options)
         assert report.added == 1
         for mode in MODES:
-            assert _paths(searcher.search("zorblax enzyme", k=5, mode=mode))[0] == \
+            assert _paths(searcher.search("zorblax enzyme", SearchOptions(k=5, mode=mode)))[0] == \
                 "biology/zorblax.txt"
 
         (root / "cooking/bread.md").unlink()
-        sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, options)
+        sync_folder(root, index_dir, EncoderSpec.of(encoder), options)
         for mode in MODES:
-            assert "cooking/bread.md" not in _paths(searcher.search("sourdough bread", k=10,
-                                                                    mode=mode))
+            assert "cooking/bread.md" not in _paths(searcher.search("sourdough bread",
+                    SearchOptions(k=10, mode=mode)))
     finally:
         searcher.close()
 
@@ -412,7 +421,7 @@ def test_each_search_thread_runs_faiss_on_one_thread(search_searcher: Searcher) 
 
     def request() -> None:  # as a server's worker thread
         faiss.omp_set_num_threads(2)
-        search_searcher.search("zorblax enzyme", k=1, mode="dense")
+        search_searcher.search("zorblax enzyme", SearchOptions(k=1, mode="dense"))
         seen.append(faiss.omp_get_max_threads())
 
     worker = threading.Thread(target=request)

@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from live_server import start_server, stop_server
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -23,11 +22,12 @@ from starlette.testclient import TestClient
 
 from semsearch.api.app import create_app
 from semsearch.api.security import install_security, is_public
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import PathNotAllowedError
-from semsearch.settings import DEFAULT_MODEL, Settings
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.indexer.walk import resolve_inside
+from semsearch.settings import Settings
+from tests.live_server import start_server, stop_server
 
 ADMIN_KEY = "admin-key-0123"
 READ_KEYS = ("reader-key-1", "reader-key-2")
@@ -54,7 +54,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory,
     other.mkdir()
     outside.mkdir()
     os.symlink(outside, root / "link-out")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     return root, other, outside, index_dir
 
 

@@ -10,13 +10,14 @@ import faiss
 import numpy as np
 import pytest
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexLockedError, IndexMismatchError
 from semsearch.indexer.index_dir import load_vectors, sync_lock, vectors_path
-from semsearch.settings import DEFAULT_MODEL
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
+from semsearch.settings import DEFAULT_MODEL
+from tests.helpers import spec_loading
 
 GOOD = {
     "notes.txt": "Meeting notes. We agreed to ship the search engine on Friday.\n",
@@ -49,7 +50,7 @@ def folder(tmp_path: Path) -> Path:
 
 def _sync(root: Path, index_dir: Path, load: Callable[[], Encoder],
           options: SyncOptions = OPTIONS, model: str = DEFAULT_MODEL) -> SyncReport:
-    return sync_folder(root, index_dir, model, load, options)
+    return sync_folder(root, index_dir, spec_loading(load, model), options)
 
 
 @contextmanager
@@ -373,7 +374,7 @@ def test_index_dir_inside_the_folder_is_not_indexed(
 
 def test_progress_is_reported(folder: Path, index_dir: Path, encoder: Encoder) -> None:
     events: list[SyncProgress] = []
-    sync_folder(folder, index_dir, DEFAULT_MODEL, lambda: encoder, OPTIONS, events.append)
+    sync_folder(folder, index_dir, EncoderSpec.of(encoder), OPTIONS, events.append)
     assert events
     assert events[-1].files_done == events[-1].files_total == len(GOOD) + len(BAD)
     assert events[-1].chunks_encoded > 0
@@ -393,10 +394,12 @@ def _many_files(root: Path, count: int) -> dict[str, str]:
 @pytest.fixture
 def small_handovers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny encoder groups and handovers, so that a small folder makes many of each."""
+    import semsearch.indexer.plan as plan
     import semsearch.indexer.sync as sync
 
     monkeypatch.setattr(sync, "ENCODE_GROUP", 3)
-    monkeypatch.setattr(sync, "HANDOVER_FILES", 2)
+    monkeypatch.setattr(plan, "ENCODE_GROUP", 3)
+    monkeypatch.setattr(plan, "HANDOVER_FILES", 2)
     monkeypatch.setattr(sync, "PREFETCH_DEPTH", 1)
 
 
@@ -408,7 +411,7 @@ def test_pipeline_keeps_each_vector_with_its_chunk(
     texts = _many_files(root, 13)
     (root / "copy.txt").write_text(texts["doc05.txt"], encoding="utf-8")  # encoded once
     events: list[SyncProgress] = []
-    report = sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder,
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder),
                          SyncOptions(chunk_tokens=16, chunk_overlap=4), events.append)
     assert report.added == len(texts) + 1 and not report.skipped
     ids = _assert_consistent(index_dir, encoder)
@@ -456,7 +459,7 @@ def test_pipeline_producer_error_propagates_and_commits_nothing(
     folder: Path, index_dir: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch,
     small_handovers: None
 ) -> None:
-    import semsearch.indexer.sync as sync
+    import semsearch.indexer.plan as sync
 
     _sync(folder, index_dir, lambda: encoder)
     before = _chunk_ids_by_path(index_dir)

@@ -5,7 +5,7 @@ import base64
 import numpy as np
 import pytest
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder
 from semsearch.search import text_tools
 from semsearch.search.errors import InvalidQueryError
 

@@ -7,13 +7,13 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from live_server import start_server, stop_server
 
 from semsearch.api.tool_schemas import MAX_MATRIX_CELLS, MAX_TEXT_CHARS, MAX_TEXTS
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search import text_tools
+from semsearch.settings import DEFAULT_MODEL
+from tests.live_server import start_server, stop_server
 
 API_KEY = "tools-key-456"
 ROUTES = ["/embed", "/similarity", "/classify", "/v1/embeddings"]
@@ -24,7 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Iterat
     root = tmp_path_factory.mktemp("tools-docs")
     (root / "note.txt").write_text("A short note about sourdough bread.", encoding="utf-8")
     index_dir = tmp_path_factory.mktemp("tools-index")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     process, base = start_server(index_dir, {"SEMSEARCH_API_KEY": API_KEY})
     yield base
     stop_server(process)

@@ -1,6 +1,6 @@
 """cli: `semsearch embed`, `similarity` and `classify`, in process through CliRunner.
 
-The commands load their model through `indexer.encoder.load_encoder`; here it hands back
+The commands load their model through `EncoderSpec.load`; here it hands back
 the session's real model (loaded once) and records what was asked for.
 """
 
@@ -13,28 +13,26 @@ import pytest
 from typer.testing import CliRunner
 
 from semsearch.cli import app
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search import text_tools
+from semsearch.settings import DEFAULT_MODEL
 
 
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> list[tuple[Any, ...]]:
     """The (model, device, backend) of every load; each returns the session's model."""
-    import semsearch.indexer.encoder
 
     for name in ("SEMSEARCH_MODEL", "SEMSEARCH_DEVICE", "SEMSEARCH_BACKEND",
                  "SEMSEARCH_INDEX_DIR"):
         monkeypatch.delenv(name, raising=False)
     calls: list[tuple[Any, ...]] = []
 
-    def load(model: str, device: str | None = None, backend: str | None = None,
-             cache_dir: Path | None = None) -> Encoder:
-        calls.append((model, device, backend))
+    def load(spec: EncoderSpec) -> Encoder:
+        calls.append((spec.model, spec.device, spec.backend))
         return encoder
 
-    monkeypatch.setattr(indexer.encoder, "load_encoder", load)
+    monkeypatch.setattr(EncoderSpec, "load", load)
     return calls
 
 
@@ -55,8 +53,8 @@ def test_embed_with_index_dir_uses_the_indexs_model_and_backend(
         loads: list, encoder: Encoder, tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("Cats sleep all day.", encoding="utf-8")
-    sync_folder(tmp_path / "docs", tmp_path / "index", DEFAULT_MODEL, lambda: encoder,
-                SyncOptions(backend=encoder.backend))
+    sync_folder(tmp_path / "docs", tmp_path / "index", EncoderSpec.of(encoder),
+                SyncOptions())
     loads.clear()
     result = _run("embed", "hello", "--index-dir", str(tmp_path / "index"))
     assert result.exit_code == 0, result.output

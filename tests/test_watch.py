@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.index_dir import sync_lock
-from semsearch.settings import DEFAULT_MODEL
 from semsearch.indexer.store import Store
-from semsearch.indexer.sync import SyncOptions, sync_folder
+from semsearch.indexer.sync import SyncJob, SyncOptions, sync_folder
 from semsearch.indexer.watch import WatchOptions, WatchSync, watch_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,8 +54,8 @@ def _watching(root: Path, index_dir: Path, encoder: Encoder,
 
     def run() -> None:
         try:
-            watch_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions(), stop,
-                         FAST, on_sync=syncs.append)
+            watch_folder(SyncJob(root, index_dir, EncoderSpec.of(encoder), SyncOptions()),
+                         stop, FAST, on_sync=syncs.append)
         except BaseException as error:  # handed to the test thread below
             errors.append(error)
 
@@ -152,7 +151,7 @@ def test_another_folders_index_is_refused(tmp_path: Path, encoder: Encoder) -> N
     index_dir = tmp_path / "index"
     _write(tmp_path / "first" / "a.txt", "First folder.")
     _write(tmp_path / "second" / "b.txt", "Second folder.")
-    sync_folder(tmp_path / "first", index_dir, DEFAULT_MODEL, lambda: encoder)
+    sync_folder(tmp_path / "first", index_dir, EncoderSpec.of(encoder))
     with (pytest.raises(IndexMismatchError, match="holds the folder"),
           _watching(tmp_path / "second", index_dir, encoder, wait_first=False)):
         time.sleep(1)
@@ -163,7 +162,7 @@ def test_another_folders_index_is_refused(tmp_path: Path, encoder: Encoder) -> N
 def test_cli_watch_stops_cleanly_on_sigterm(tmp_path: Path, encoder: Encoder) -> None:
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     _write(root / "a.txt", "Compost needs greens and browns.")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder)  # no model load needed below
+    sync_folder(root, index_dir, EncoderSpec.of(encoder))  # no model load needed below
     env = {**os.environ, "COLUMNS": "200"}
     process = subprocess.Popen(
         [sys.executable, "-m", "semsearch", "watch", str(root),

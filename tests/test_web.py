@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from live_server import start_server, stop_server
 
-from semsearch.indexer.encoder import Encoder
-from semsearch.settings import DEFAULT_MODEL
+from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
+from tests.live_server import start_server, stop_server
 
 API_KEY = "web-key-4711"
 ARTIFACTS = Path(os.environ.get("SEMSEARCH_TEST_ARTIFACTS")
@@ -61,7 +60,7 @@ def web_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Pat
         mtime = OLD_MTIME if path.startswith("old/") else NEW_MTIME
         os.utime(target, (mtime, mtime))
     index_dir = tmp_path_factory.mktemp("web-index")
-    sync_folder(root, index_dir, DEFAULT_MODEL, lambda: encoder, SyncOptions())
+    sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
     return index_dir
 
 

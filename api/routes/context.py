@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends
 
 from semsearch.api.context_schemas import ContextOut, ContextRequest
 from semsearch.api.deps import get_searcher
-from semsearch.api.routes.search import to_filters
 from semsearch.search.context import build_context
 from semsearch.search.searcher import Searcher
 
@@ -18,8 +17,6 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 def context(request: ContextRequest, searcher: SearcherDep) -> ContextOut:
     """Passages for `question` within `token_budget` tokens, numbered [1], [2]… with
     their citations, and the ready-to-paste `context` string."""
-    result = build_context(
-        searcher, request.question, k=request.k, token_budget=request.token_budget,
-        mode=request.mode, rerank=request.rerank, filters=to_filters(request.filters),
-        min_score=request.min_score)
+    result = build_context(searcher, request.question, request.to_options(),
+                           request.token_budget)
     return ContextOut.model_validate(result.to_dict())

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParameter
 
 from semsearch.api.deps import get_searcher, get_settings, get_sync, require_admin
-from semsearch.api.schemas import DocumentOut, IndexRequest, IndexStatusOut, StatsOut
-from semsearch.indexer.background import BackgroundSync
-from semsearch.settings import Settings
-from semsearch.indexer.stats import index_stats
+from semsearch.api.schemas import IndexRequest
+from semsearch.indexer.background import BackgroundSync, SyncStatus
+from semsearch.indexer.stats import IndexStats, index_stats
 from semsearch.indexer.walk import printable_path, resolve_inside
+from semsearch.search.hits import DocumentView
 from semsearch.search.searcher import Searcher
+from semsearch.settings import Settings
 
 router = APIRouter()
 health_router = APIRouter()
@@ -28,27 +29,21 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/stats", response_model=StatsOut, tags=["meta"])
-def stats(searcher: SearcherDep) -> StatsOut:
-    return StatsOut.model_validate(index_stats(searcher.index_dir))
+@router.get("/stats", response_model=IndexStats, tags=["meta"])
+def stats(searcher: SearcherDep) -> IndexStats:
+    """Counts, settings and skipped files of the index."""
+    return index_stats(searcher.index_dir)
 
 
-def _status_out(sync: BackgroundSync) -> IndexStatusOut:
-    status = sync.status()
-    values = vars(status).copy()
-    values["last_report"] = status.last_report.to_dict() if status.last_report else None
-    return IndexStatusOut.model_validate(values)
-
-
-@router.post("/index", response_model=IndexStatusOut, status_code=202, tags=["index"],
+@router.post("/index", response_model=SyncStatus, status_code=202, tags=["index"],
              dependencies=[Depends(require_admin)])
 def start_index(request: IndexRequest, searcher: SearcherDep, sync: SyncDep,
-                settings: SettingsDep) -> IndexStatusOut:
+                settings: SettingsDep) -> SyncStatus:
     """Start syncing the index's folder (or `path`) in the background; answers at once.
 
     `path` must lie inside SEMSEARCH_ROOTS (default: the index's own folder), else 403.
     """
-    recorded_root = str(index_stats(searcher.index_dir)["root"])
+    recorded_root = searcher.reader.manifest.root
     roots = settings.roots or ([Path(recorded_root)] if recorded_root else [])
     root = resolve_inside(Path(request.path or recorded_root), roots)
     try:
@@ -60,18 +55,17 @@ def start_index(request: IndexRequest, searcher: SearcherDep, sync: SyncDep,
     if recorded_root and root != Path(recorded_root):
         raise HTTPException(
             409, f"this index holds the folder {recorded_root}; a server syncs only that one")
-    sync.start(root)
-    return _status_out(sync)
+    return sync.start(root)
 
 
-@router.get("/index/status", response_model=IndexStatusOut, tags=["index"])
-def index_status(sync: SyncDep) -> IndexStatusOut:
-    return _status_out(sync)
+@router.get("/index/status", response_model=SyncStatus, tags=["index"])
+def index_status(sync: SyncDep) -> SyncStatus:
+    return sync.status()
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentOut, tags=["documents"])
-def document(doc_id: DocId, searcher: SearcherDep) -> DocumentOut:
+@router.get("/documents/{doc_id}", response_model=DocumentView, tags=["documents"])
+def document(doc_id: DocId, searcher: SearcherDep) -> DocumentView:
     view = searcher.document(doc_id)
     if view is None:
         raise HTTPException(404, f"no document with id {doc_id}")
-    return DocumentOut.model_validate(view.to_dict())
+    return view

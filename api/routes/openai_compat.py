@@ -46,7 +46,7 @@ class OpenAIErrorRoute(APIRoute):
             except HTTPException as error:
                 code = "invalid_api_key" if error.status_code == 401 else None
                 return openai_error(error.status_code, str(error.detail), code=code,
-                                    headers=error.headers)
+                                    headers=dict(error.headers or {}))
             except (SearchError, IndexerError) as error:
                 if status_for(error) >= 500:
                     raise

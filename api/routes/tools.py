@@ -14,7 +14,7 @@ from semsearch.api.tool_schemas import (
     SimilarityRequest,
     SimilarityResponse,
 )
-from semsearch.indexer.encoder import Encoder
+from semsearch.indexer.encoders import Encoder
 from semsearch.search import text_tools
 from semsearch.search.searcher import Searcher
 
@@ -54,6 +54,7 @@ def similarity(request: SimilarityRequest, encoder: EncoderDep) -> SimilarityRes
 def classify(request: ClassifyRequest, encoder: EncoderDep) -> ClassifyResponse:
     """Zero-shot from label descriptions, or few-shot from labelled examples."""
     examples = request.labelled_examples()
+    method: str
     if examples:
         method = text_tools.choose_method(request.method, [label for _, label in examples])
         results = text_tools.classify_few_shot(encoder, request.texts, examples, method,

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 from semsearch.client import AsyncClient, Client, ClientError
 from semsearch.client_json import filters_from_json
 from semsearch.search.hits import Hit
-from semsearch.search.options import Filters, SearchOptions
+from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.passages import Passage
 
 __all__ = ["SemsearchClientError", "SemsearchRetriever", "hit_document", "passage_document"]
@@ -63,7 +63,7 @@ class SemsearchRetriever(BaseRetriever):
         return value
 
     def _options(self) -> SearchOptions:
-        return SearchOptions(k=self.k, mode=self.mode, rerank=self.rerank,
+        return SearchOptions(k=self.k, mode=Mode(self.mode), rerank=self.rerank,
                              filters=filters_from_json(self.filters), min_score=self.min_score)
 
     def _get_relevant_documents(

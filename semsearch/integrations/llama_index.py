@@ -25,7 +25,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from semsearch.client import AsyncClient, Client
 from semsearch.client_json import filters_from_json
 from semsearch.search.hits import Hit
-from semsearch.search.options import Filters, SearchOptions
+from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.passages import Passage
 
 __all__ = ["SemsearchRetriever"]
@@ -59,7 +59,7 @@ class SemsearchRetriever(BaseRetriever):
                  timeout: float = 60.0, callback_manager: CallbackManager | None = None) -> None:
         super().__init__(callback_manager=callback_manager)
         self.base_url, self.api_key, self.timeout = base_url, api_key, timeout
-        self.options = SearchOptions(k=k, mode=mode, rerank=rerank,
+        self.options = SearchOptions(k=k, mode=Mode(mode), rerank=rerank,
                                      filters=filters_from_json(filters), min_score=min_score)
         self.token_budget = token_budget
 

@@ -1,16 +1,11 @@
-"""The ONNX Runtime encoder: a sentence-transformers model's transformer, exported once.
+"""The ONNX export of a sentence-transformers model: made once, cached, quantised.
 
 The export (torch and sentence-transformers, seconds) happens the first time a model is
 asked for with an ONNX backend; it lands in `cache_dir/onnx/<key>`, where the key hashes
 the model's resolved location, its files' sizes and mtimes, the backend and the export
-format. Later loads read the cached file and run it with onnxruntime. The export is
-written to a temporary folder and renamed into place, so two processes racing to export
-the same model both end up reading one complete copy.
-
-Pooling (mean or CLS, read from the model's Pooling module), L2 normalisation and the
-model's max_seq_length truncation are done here exactly as sentence-transformers does
-them, so the vectors match the torch backend's (cosine >= 0.9999 in fp32).
-onnxruntime is imported only in this module.
+format. It is written to a temporary folder and renamed into place, so two processes
+racing to export the same model both end up reading one complete copy. onnx-int8 is
+dynamically quantised from the fp32 export.
 """
 
 import hashlib
@@ -25,14 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from semsearch.indexer.encoder import ModelLoadError, PerThreadTokenizer, load_sentence_transformer
+from semsearch.indexer.encoders.base import ONNX_BACKENDS, ModelLoadError
+from semsearch.indexer.encoders.torch_backend import load_sentence_transformer
 
 log = logging.getLogger(__name__)
 
-ONNX_BACKENDS = ("onnx", "onnx-int8")
 # Bump when the exported graph or the manifest changes: older cache entries are ignored.
 EXPORT_VERSION = 1
 MANIFEST_NAME = "semsearch-onnx.json"
@@ -54,125 +46,6 @@ class ExportManifest:
     lowercase: bool
     inputs: tuple[str, ...]
     version: int = EXPORT_VERSION
-
-
-class OnnxEncoder:
-    """An exported model run by onnxruntime; the same interface as the torch encoder.
-
-    Attributes:
-        model_name: the name the index records (the user's name, not the resolved path).
-        device: "cpu", or "cuda[:N]" through onnxruntime's CUDA provider.
-        backend: "onnx" (fp32) or "onnx-int8" (dynamically quantised weights).
-        tokenizer: this thread's copy of the model's Hugging Face fast tokenizer (the
-            chunker uses its offsets).
-        export_dir: the cache folder the model was read from.
-    """
-
-    def __init__(self, model_name: str, device: str, backend: str, export_dir: Path,
-                 threads: int | None = None) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-        from transformers import AutoTokenizer
-
-        self.model_name, self.device, self.backend = model_name, device, backend
-        self.export_dir = export_dir
-        manifest = read_manifest(export_dir)
-        if manifest is None:
-            raise ModelLoadError(f"No exported model in {export_dir}; delete it to re-export.")
-        self.manifest = manifest
-        tokenizer = AutoTokenizer.from_pretrained(export_dir / TOKENIZER_DIR)
-        self._tokenizers = PerThreadTokenizer(tokenizer)
-        # A private copy that truncates like sentence-transformers and is never changed
-        # again, so encoding from several threads is safe.
-        self._encoder_tokenizer = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-        self._encoder_tokenizer.no_padding()
-        self._encoder_tokenizer.enable_truncation(max_length=self.manifest.max_seq_length)
-        self._pad_id = int(tokenizer.pad_token_id or 0)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _usable_cpus()
-        self.session = ort.InferenceSession(str(export_dir / MODEL_FILE), options,
-                                            providers=_providers(ort, device))
-
-    @property
-    def tokenizer(self) -> Any:
-        """This thread's copy of the model's Hugging Face fast tokenizer."""
-        return self._tokenizers.get()
-
-    @property
-    def dimension(self) -> int:
-        return self.manifest.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        """Most content tokens one text may hold: the model's limit less [CLS] and [SEP]."""
-        return self.manifest.max_seq_length - 2
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
-        """Embed `texts` as L2-normalised float32 rows (inner product is then cosine).
-
-        Texts are tokenized at once, sorted by length into batches (little padding) and
-        the rows put back in the order given.
-        """
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return vectors
-        if self.manifest.lowercase:
-            texts = [text.lower() for text in texts]
-        encodings = self._encoder_tokenizer.encode_batch(texts)
-        order = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            feed = self._feed([encodings[row] for row in rows])
-            hidden = self.session.run(None, feed)[0]
-            vectors[rows] = _pool(hidden, feed["attention_mask"], self.manifest.pooling)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
-
-    def _feed(self, encodings: list[Any]) -> dict[str, NDArray[np.int64]]:
-        """Right-padded int64 arrays of one batch, for the inputs the graph takes."""
-        width = max(len(encoding.ids) for encoding in encodings)
-        arrays = {
-            "input_ids": np.full((len(encodings), width), self._pad_id, dtype=np.int64),
-            "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
-            "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64),
-        }
-        for row, encoding in enumerate(encodings):
-            length = len(encoding.ids)
-            arrays["input_ids"][row, :length] = encoding.ids
-            arrays["attention_mask"][row, :length] = encoding.attention_mask
-            arrays["token_type_ids"][row, :length] = encoding.type_ids
-        return {name: arrays[name] for name in self.manifest.inputs}
-
-
-def _pool(hidden: NDArray[np.float32], mask: NDArray[np.int64], mode: str) -> NDArray[np.float32]:
-    """sentence-transformers' Pooling of right-padded token vectors: mean or CLS."""
-    if mode == "cls":
-        return hidden[:, 0]
-    weights = mask[:, :, None].astype(np.float32)
-    summed = (hidden * weights).sum(axis=1)
-    return summed / np.maximum(weights.sum(axis=1), 1e-9)
-
-
-def _providers(ort: Any, device: str) -> list[Any]:
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise ModelLoadError(
-                "The ONNX backend on CUDA needs onnxruntime-gpu (this onnxruntime has no "
-                "CUDA provider): install it, or use --backend torch.")
-        _, _, index = device.partition(":")
-        return [("CUDAExecutionProvider", {"device_id": int(index or 0)}),
-                "CPUExecutionProvider"]
-    raise ModelLoadError(
-        f"The ONNX backends run on cpu or cuda, not {device!r}; use --backend torch there.")
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (a container's limit, not the host's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 # --- the cache ------------------------------------------------------------------------
@@ -374,10 +247,3 @@ def _last_hidden_state(network: Any, inputs: tuple[str, ...]) -> Any:
     return LastHiddenState()
 
 
-def load_onnx_encoder(model_name: str, location: str, device: str, backend: str,
-                      cache_dir: Path, threads: int | None = None) -> OnnxEncoder:
-    """Export `location` for `backend` unless cached, then load it on `device`."""
-    export_dir = ensure_export(model_name, location, backend, cache_dir)
-    encoder = OnnxEncoder(model_name, device, backend, export_dir, threads)
-    log.info("loaded model %s (%s) on %s from %s", model_name, backend, device, export_dir)
-    return encoder

@@ -1,0 +1,39 @@
+"""The cross-encoder that reranks: the second home of sentence-transformers, beside the
+torch backend. It scores (query, passage) pairs; higher is more relevant."""
+
+import numpy as np
+from numpy.typing import NDArray
+
+from semsearch.indexer.encoders.base import ModelLoadError
+from semsearch.indexer.encoders.spec import choose_device
+
+
+class RerankerLoadError(ModelLoadError):
+    """The cross-encoder could not be loaded."""
+
+
+class Reranker:
+    """A sentence-transformers `CrossEncoder` on the best device (or `device`).
+
+    Raises:
+        RerankerLoadError: the model cannot be loaded; the message says why.
+    """
+
+    def __init__(self, model: str, device: str | None = None) -> None:
+        from sentence_transformers import CrossEncoder
+
+        try:
+            self._model = CrossEncoder(model, device=choose_device(device))
+        except (OSError, ValueError) as error:
+            raise RerankerLoadError(
+                f"Cannot load cross-encoder {model!r} (set SEMSEARCH_RERANK_MODEL to a local "
+                f"path when offline): {error}") from error
+        self.model_name = model
+
+    def score(self, query: str, passages: list[str]) -> NDArray[np.float32]:
+        """One score per passage, in order."""
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        scores = self._model.predict([(query, p) for p in passages], show_progress_bar=False,
+                                     convert_to_numpy=True)
+        return np.asarray(scores, dtype=np.float32).reshape(len(passages), -1)[:, -1]

@@ -1,0 +1,128 @@
+"""`EncoderSpec`: which model, on which backend and device; the one place that picks the
+defaults and loads an encoder."""
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from semsearch.indexer.encoders.base import (
+    DEFAULT_MODEL,
+    Backend,
+    Encoder,
+    check_backend,
+    default_cache_dir,
+    resolve_model_path,
+)
+
+log = logging.getLogger(__name__)
+
+
+def choose_device(requested: str | None) -> str:
+    """`requested`, or the best available device: CUDA, then Apple MPS, then CPU."""
+    if requested:
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_backend(device: str) -> Backend:
+    """ONNX Runtime (fp32) on the CPU, torch (fp16 on CUDA) anywhere else."""
+    return "onnx" if device == "cpu" else "torch"
+
+
+class LoadedEncoders:
+    """Encoders loaded through the specs that share this object, kept for reuse: a
+    watcher loads its model on the first sync that needs it, and keeps it."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[object, ...], Encoder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: "EncoderSpec") -> Encoder:
+        key = (spec.model, spec.backend, spec.device, spec.cache_dir)
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = replace(spec, keep=None).load()
+            return self._loaded[key]
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Which encoder to load; unset fields take the index's record or the defaults.
+
+    Attributes:
+        model: a sentence-transformers name or local path; None: the index's own model
+            (`DEFAULT_MODEL` for a new index).
+        backend: torch, onnx or onnx-int8; None: the index's own (for a new index, ONNX
+            on the CPU and torch on a GPU).
+        device: cuda, mps or cpu; None: the best there is (ONNX: the CPU).
+        cache_dir: where ONNX exports are kept; None: `default_cache_dir()`.
+        preloaded: an encoder already in memory, handed out by `load` instead of a new
+            one (a server's syncs reuse its searcher's model; tests share one model).
+        keep: where loaded encoders are kept for later loads of the same spec.
+
+    Raises:
+        ModelLoadError: `backend` is not one of BACKENDS.
+    """
+
+    model: str | None = None
+    backend: Backend | None = None
+    device: str | None = None
+    cache_dir: Path | None = None
+    preloaded: Encoder | None = field(default=None, compare=False, repr=False)
+    keep: LoadedEncoders | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.backend is not None:
+            check_backend(self.backend)
+
+    @classmethod
+    def of(cls, encoder: Encoder) -> "EncoderSpec":
+        """The spec of a loaded encoder; `load` returns that very encoder."""
+        return cls(model=encoder.model_name, backend=check_backend(encoder.backend),
+                   device=encoder.device, preloaded=encoder)
+
+    def with_record(self, model: str, backend: str) -> "EncoderSpec":
+        """This spec with an index's recorded model and backend filled in where unset."""
+        return replace(self, model=self.model or model,
+                       backend=self.backend or check_backend(backend))
+
+    def resolved(self) -> "EncoderSpec":
+        """Every field but `preloaded` decided: the defaults applied once, here."""
+        if self.preloaded is not None:
+            return self
+        if self.backend is None or self.backend == "torch":
+            device = choose_device(self.device)
+            backend = self.backend or default_backend(device)
+        else:  # ONNX is for the CPU unless a GPU is asked for by name
+            device, backend = self.device or "cpu", self.backend
+        return replace(self, model=self.model or DEFAULT_MODEL, backend=backend,
+                       device=device, cache_dir=self.cache_dir or default_cache_dir())
+
+    def load(self) -> Encoder:
+        """The encoder this spec names (the preloaded one when there is one).
+
+        Raises:
+            ModelLoadError: loading (or exporting to ONNX) failed; the message says why.
+        """
+        if self.preloaded is not None:
+            return self.preloaded
+        spec = self.resolved()
+        if spec.keep is not None:
+            return spec.keep.get(spec)
+        assert spec.model and spec.backend and spec.device and spec.cache_dir
+        location = resolve_model_path(spec.model)
+        if spec.backend == "torch":
+            from semsearch.indexer.encoders.torch_backend import load_torch_encoder
+
+            return load_torch_encoder(spec.model, location, spec.device)
+        from semsearch.indexer.encoders.onnx_runtime import load_onnx_encoder
+
+        return load_onnx_encoder(spec.model, location, spec.device, spec.backend,
+                                 spec.cache_dir)

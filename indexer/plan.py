@@ -1,0 +1,238 @@
+"""Planning a sync: which files are new, changed, renamed, unchanged, removed or
+skipped, and the chunks of the new content. Reads files; never writes the store.
+
+`plan_files` compares a `stat` of every file with the store's rows; `examine` then reads,
+hashes, parses and chunks the candidates, in order. It runs in a producer thread of the
+sync (see `indexer.pipeline.prefetch`), so it touches no SQLite.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from semsearch.indexer.chunk import chunk_document
+from semsearch.indexer.documents import ParsedDocument
+from semsearch.indexer.encoders import Encoder
+from semsearch.indexer.errors import ParseError, UnreadableFileError
+from semsearch.indexer.lexical_text import segment
+from semsearch.indexer.parse import is_supported, parse_document
+from semsearch.indexer.store import DocumentRow
+from semsearch.indexer.walk import iter_files, read_file
+
+log = logging.getLogger(__name__)
+
+# Chunks gathered across files before one call to the encoder; staged in one transaction.
+ENCODE_GROUP = 512
+# The producer hands over what it examined at least every this many files (progress).
+HANDOVER_FILES = 32
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class SyncReport:
+    """What one sync did; `to_dict` is the documented `--json` summary."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    renamed: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_encoded: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def skip(self, path: str, reason: str) -> None:
+        log.info("skipped %s: %s", path, reason)
+        self.skipped.append(SkippedFile(path, reason))
+
+
+@dataclass
+class Action:
+    """What the sync does to one file: touch (stat only), rename, skip or write."""
+
+    kind: str
+    path: str
+    size: int
+    mtime: float
+    content_hash: str = ""
+    row: DocumentRow | None = None
+    reason: str = ""
+
+    def skipped(self, report: SyncReport, reason: str) -> None:
+        """Make this a skip, and report it."""
+        self.kind, self.reason = "skip", reason
+        report.skip(self.path, reason)
+
+
+@dataclass
+class Pending:
+    """New content to encode: its staged_chunks rows, all but the embedding."""
+
+    content_hash: str
+    rows: list[dict[str, object]]
+
+
+@dataclass
+class Examined:
+    """What the producer hands over: examined files in order and the new content."""
+
+    actions: list[Action]
+    pending: list[Pending]
+    files_done: int
+
+
+@dataclass(frozen=True)
+class Chunking:
+    tokens: int
+    overlap: int
+
+
+@dataclass
+class SyncPlan:
+    """The files to examine, the rows whose files are gone, and the report so far.
+
+    `by_hash` (the removed rows by content) lets an unchanged file that moved keep its
+    stored chunks instead of being encoded again.
+    """
+
+    candidates: list[Action]
+    removed: dict[str, DocumentRow]
+    by_hash: dict[str, DocumentRow]
+
+
+def plan_files(root: Path, index_dir: Path, existing: dict[str, DocumentRow],
+               rebuild: bool, report: SyncReport) -> SyncPlan:
+    """Walk `root` and compare each file's stat with its row; a file whose size and mtime
+    are unchanged costs nothing more."""
+    paths = list(iter_files(root, index_dir, on_skip=report.skip))
+    present = set(paths)
+    removed = dict(existing) if rebuild else {
+        path: row for path, row in existing.items() if path not in present}
+    by_hash = {} if rebuild else {
+        row.content_hash: row for row in removed.values() if row.status == "indexed"}
+    candidates = []
+    for path in paths:
+        try:
+            stat = (root / path).stat()
+        except OSError as error:
+            report.skip(path, f"unreadable: {error.strerror or error}")
+            continue
+        row = None if rebuild else existing.get(path)
+        if row and row.size == stat.st_size and row.mtime == stat.st_mtime:
+            report.unchanged += 1
+            continue
+        candidates.append(Action("write", path, stat.st_size, stat.st_mtime, row=row))
+    return SyncPlan(candidates, removed, by_hash)
+
+
+class Examiner:
+    """The producer: reads, hashes, parses and chunks each candidate of a plan, in order.
+
+    It owns the plan's `by_hash` and `removed`, and the report's file counts, until it
+    is done; `encoder` is called (from this thread) for the tokenizer when the first
+    file needs chunking.
+    """
+
+    def __init__(self, root: Path, plan: SyncPlan, report: SyncReport, staged: set[str],
+                 encoder: Callable[[], Encoder], chunking: Chunking,
+                 max_file_bytes: int) -> None:
+        self.root, self.plan, self.report = root, plan, report
+        self.seen = set(staged)  # content staged, or handed over: encoded once
+        self.encoder, self.chunking = encoder, chunking
+        self.max_file_bytes = max_file_bytes
+
+    def handovers(self) -> Iterator[Examined]:
+        """The candidates in batches of about `ENCODE_GROUP` chunks or `HANDOVER_FILES`."""
+        handover = Examined([], [], 0)
+        chunks = 0
+        for done, action in enumerate(self.plan.candidates, 1):
+            pending = self.examine(action)
+            handover.actions.append(action)
+            handover.files_done = done
+            if pending is not None:
+                self.seen.add(pending.content_hash)
+                handover.pending.append(pending)
+                chunks += len(pending.rows)
+            if chunks >= ENCODE_GROUP or len(handover.actions) >= HANDOVER_FILES:
+                yield handover
+                handover, chunks = Examined([], [], done), 0
+        if handover.actions:
+            yield handover
+
+    def examine(self, action: Action) -> Pending | None:
+        """Decide what `action` does (its kind, hash, stat); return new content, if any."""
+        if not is_supported(action.path):
+            action.skipped(self.report, "unsupported type")
+            return None
+        if action.size > self.max_file_bytes:
+            action.skipped(self.report, f"file too large ({action.size} bytes; "
+                                        f"limit {self.max_file_bytes})")
+            return None
+        try:
+            content = read_file(self.root / action.path, self.max_file_bytes)
+        except UnreadableFileError as error:
+            if error.retry:  # a stat no file has, so that the next sync reads it again
+                action.size, action.mtime = -1, -1.0
+            action.skipped(self.report, error.reason)
+            return None
+        # The stat the bytes were read at, so the stored stat always matches the content.
+        data, action.size, action.mtime = content.data, content.size, content.mtime
+        action.content_hash = hashlib.blake2b(data, digest_size=20).hexdigest()
+        if self._reuses_stored_chunks(action):
+            return None
+        pending = None
+        if action.content_hash not in self.seen:
+            try:
+                document = parse_document(action.path, data)
+            except ParseError as error:
+                action.skipped(self.report, error.reason)
+                return None
+            pending = self.chunk(action.content_hash, document)
+        if action.row is None:
+            self.report.added += 1
+        else:
+            self.report.updated += 1
+        return pending
+
+    def _reuses_stored_chunks(self, action: Action) -> bool:
+        """A file whose content is stored already: touched in place, or renamed."""
+        if action.row and action.row.content_hash == action.content_hash:
+            action.kind = "touch"
+            self.report.unchanged += 1
+            return True
+        moved_from = self.plan.by_hash.pop(action.content_hash, None) \
+            if action.row is None else None
+        if moved_from is None:
+            return False
+        del self.plan.removed[moved_from.path]
+        action.kind, action.row = "rename", moved_from
+        self.report.renamed += 1
+        return True
+
+    def chunk(self, content_hash: str, document: ParsedDocument) -> Pending:
+        """The staged rows of a parsed document: its chunks and their BM25 text."""
+        encoder = self.encoder()
+        max_tokens = min(self.chunking.tokens, encoder.max_tokens)
+        overlap = min(self.chunking.overlap, max_tokens // 2)
+        chunks = chunk_document(document, encoder.tokenizer, max_tokens, overlap)
+        lexical_title = segment(document.title)
+        return Pending(content_hash, [{
+            "ordinal": chunk.ordinal, "title": document.title, "format": document.format,
+            "text": chunk.text, "start": chunk.start, "end": chunk.end, "page": chunk.page,
+            "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
+            "token_count": chunk.token_count,
+            "lexical_title": lexical_title + " " + segment(" ".join(chunk.headings)),
+            "lexical_body": segment(chunk.text),
+        } for chunk in chunks])
