@@ -1,4 +1,4 @@
-"""Request and response models of POST /context (and the MCP `context` tool)."""
+"""The request model of POST /context; the answer is the library's `ContextResult`."""
 
 import math
 
@@ -46,42 +46,3 @@ class ContextRequest(BaseModel):
         """The library's `SearchOptions` for this request."""
         return SearchOptions(k=self.k, mode=SearchMode(self.mode), rerank=self.rerank,
                              filters=to_filters(self.filters), min_score=self.min_score)
-
-
-class SourceOut(BaseModel):
-    doc_id: int
-    path: str
-    title: str
-    page: int | None
-    start: int = Field(description="offset in the document's text where the span starts")
-    end: int
-    score: float
-    chunk_ids: list[int]
-
-
-class PassageOut(BaseModel):
-    number: int = Field(description="the passage's marker [number] in `context`")
-    doc_id: int
-    path: str
-    title: str
-    page: int | None = Field(description="page of its first chunk (PDF), else null")
-    start: int = Field(description="offset in the document's text where the passage starts")
-    end: int
-    score: float = Field(description="its best chunk's score, of kind `score_kind`")
-    chunk_ids: list[int] = Field(description="the chunks merged into it")
-    text: str
-    headings: list[str]
-    truncated: bool = Field(description="cut at a sentence end to fit the budget")
-    also_in: list[SourceOut] = Field(
-        description="other documents holding the same text (kept once)")
-
-
-class ContextOut(BaseModel):
-    question: str
-    context: str = Field(description="ready to paste: `[n] citation` lines, then text")
-    passages: list[PassageOut]
-    token_count: int
-    token_budget: int
-    score_kind: str
-    note: str | None = Field(description="why the context is empty or short, else null")
-    timings_ms: dict[str, float]

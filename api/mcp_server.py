@@ -19,12 +19,17 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from semsearch.api.context_schemas import ContextOut
 from semsearch.api.deps import require_api_key
 from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode, to_filters
 from semsearch.indexer.errors import IndexerError
-from semsearch.search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET, build_context
+from semsearch.search.context import (
+    DEFAULT_TOKEN_BUDGET,
+    MAX_TOKEN_BUDGET,
+    ContextResult,
+    build_context,
+)
 from semsearch.search.errors import SearchError
+from semsearch.search.hits import SearchResponse
 from semsearch.search.options import Mode as SearchMode
 from semsearch.search.options import SearchOptions
 from semsearch.search.passages import document_text
@@ -40,24 +45,6 @@ INSTRUCTIONS = (
     "matching chunks with their scores; `get_document` reads a whole document by the "
     "doc_id a hit gives."
 )
-
-
-class McpHit(BaseModel):
-    chunk_id: int
-    doc_id: int
-    path: str
-    title: str
-    page: int | None
-    start: int
-    end: int
-    score: float
-    score_kind: str
-    text: str
-
-
-class McpSearchResult(BaseModel):
-    query: str
-    hits: list[McpHit]
 
 
 class McpChunk(BaseModel):
@@ -101,13 +88,12 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
 
     @server.tool()
     def search(query: Query, k: K = 5, mode: Mode = "hybrid",
-               filters: FiltersIn | None = None) -> McpSearchResult:
+               filters: FiltersIn | None = None) -> SearchResponse:
         """Find the chunks of the indexed documents that best match `query`."""
         with _tool_errors():
             response = get_searcher().search(query, SearchOptions(
                 k=k, mode=SearchMode(mode), filters=to_filters(filters), highlight=False))
-        return McpSearchResult(query=query, hits=[
-            McpHit.model_validate(hit.to_dict()) for hit in response.results])
+        return response
 
     @server.tool()
     def context(
@@ -115,7 +101,7 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
         token_budget: Annotated[int, Field(ge=1, le=MAX_TOKEN_BUDGET)] = DEFAULT_TOKEN_BUDGET,
         mode: Mode = "hybrid", filters: FiltersIn | None = None,
         min_score: float | None = None,
-    ) -> ContextOut:
+    ) -> ContextResult:
         """Passages answering `question`, merged, numbered [1], [2]… with citations and
         packed into at most `token_budget` tokens; empty with a note when none scores
         at least `min_score`."""
@@ -123,7 +109,7 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
             options = SearchOptions(k=k, mode=SearchMode(mode), filters=to_filters(filters),
                                     min_score=min_score)
             result = build_context(get_searcher(), question, options, token_budget)
-        return ContextOut.model_validate(result.to_dict())
+        return result
 
     @server.tool()
     def get_document(

@@ -56,13 +56,7 @@ class ContextResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; each passage flat: number, text, its source's fields, the rest."""
-        values = asdict(self)
-        values["passages"] = [
-            {"number": n, "text": p.text, **asdict(p.source), "headings": list(p.headings),
-             "truncated": p.truncated, "also_in": [asdict(s) for s in p.also_in]}
-            for n, p in enumerate(self.passages, 1)]
-        return values
+        return asdict(self)
 
 
 def token_counter(tokenizer: Any) -> TokenCounter:
@@ -134,7 +128,8 @@ def _pack_to(passages: Sequence[Passage], target: int,
         if cut is not None:
             kept.append(cut)
         break
-    return kept, PASSAGE_SEPARATOR.join(format_passage(n, p) for n, p in enumerate(kept, 1))
+    kept = [replace(passage, number=number) for number, passage in enumerate(kept, 1)]
+    return kept, PASSAGE_SEPARATOR.join(format_passage(p.number, p) for p in kept)
 
 
 def _cut_to_fit(passage: Passage, number: int, room: int,
@@ -162,9 +157,8 @@ def sentence_ends(text: str) -> list[int]:
 
 
 def _shortened(passage: Passage, length: int) -> Passage:
-    cut_source = replace(passage.source, end=passage.source.start + length)
-    return Passage(text=passage.text[:length], source=cut_source, headings=passage.headings,
-                   truncated=True, also_in=passage.also_in)
+    return replace(passage, text=passage.text[:length], end=passage.start + length,
+                   truncated=True)
 
 
 def build_context(searcher: "Searcher", question: str, options: SearchOptions | None = None,

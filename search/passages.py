@@ -28,17 +28,37 @@ class Source:
 
 @dataclass
 class Passage:
-    """Text for a reader, with where it comes from.
+    """Text for a reader, with where it comes from: the span of one document that scored
+    best (`source`), its headings, and `also_in`, the other documents that hold the same
+    text (an exact duplicate, or a passage whose text this one contains).
 
-    `source` is the span that scored best; `also_in` lists other documents that hold the
-    same text (an exact duplicate, or a passage whose text this one contains).
+    Attributes:
+        start / end: offsets of `text` in the document's text.
+        score: its best chunk's score.
+        chunk_ids: the chunks merged into it.
+        truncated: cut at a sentence end to fit a token budget.
+        number: its marker `[number]` in a packed context (0 until packed).
     """
 
     text: str
-    source: Source
+    doc_id: int
+    path: str
+    title: str
+    page: int | None
+    start: int
+    end: int
+    score: float
+    chunk_ids: tuple[int, ...]
     headings: tuple[str, ...] = ()
     truncated: bool = False
     also_in: list[Source] = field(default_factory=list)
+    number: int = 0
+
+    @property
+    def source(self) -> Source:
+        """The span this passage's text comes from."""
+        return Source(self.doc_id, self.path, self.title, self.page, self.start, self.end,
+                      self.score, self.chunk_ids)
 
 
 def gap_filler(length: int) -> str:
@@ -113,10 +133,9 @@ def _passage(run: list[Hit]) -> Passage:
     first, best = run[0], max(run, key=lambda h: h.score)
     start, end = first.start, max(h.end for h in run)
     text = join_spans(((h.start, h.end, h.text) for h in run), start)
-    source = Source(doc_id=first.doc_id, path=first.path, title=first.title,
-                    page=first.page, start=start, end=end, score=best.score,
-                    chunk_ids=tuple(h.chunk_id for h in run))
-    return Passage(text=text, source=source, headings=tuple(first.headings))
+    return Passage(text=text, doc_id=first.doc_id, path=first.path, title=first.title,
+                   page=first.page, start=start, end=end, score=best.score,
+                   chunk_ids=tuple(h.chunk_id for h in run), headings=tuple(first.headings))
 
 
 def fold_duplicates(passages: Sequence[Passage]) -> list[Passage]:

@@ -9,9 +9,7 @@ Answers: `from_json` builds a (nested) dataclass from its JSON form out of the
 dataclass's own fields and type hints (`list[X]`, `tuple[X, ...]`, `dict[str, X]`,
 `X | None`, enums, nested dataclasses). JSON keys the dataclass lacks are ignored, and a
 field the JSON lacks keeps its default, so it keeps working as fields are added on
-either side. A nested dataclass the server sends flattened into its parent (POST
-/context's passages carry their `Source`'s fields at their own level) is built from the
-parent's keys.
+either side.
 """
 
 import dataclasses
@@ -218,10 +216,6 @@ def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
         hint = hints.get(field.name, Any)
         if field.name in data:
             values[field.name] = convert(hint, data[field.name])
-            continue
-        nested = _dataclass_of(hint)
-        if nested is not None and _holds_required(nested, data):
-            values[field.name] = from_json(nested, data)  # sent flattened into `data`
     return cls(**values)
 
 
@@ -258,14 +252,6 @@ def _dataclass_of(hint: Any) -> type | None:
     if get_origin(hint) in (Union, types.UnionType) and len(args) == 1:
         hint = args[0]
     return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
-
-
-def _holds_required(cls: type, data: Mapping[str, Any]) -> bool:
-    """Whether `data` holds every field of `cls` that has no default."""
-    required = [f.name for f in dataclasses.fields(cls) if f.init
-                and f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING]
-    return bool(required) and all(name in data for name in required)
 
 
 def _fits(hint: Any, value: Any) -> bool:

@@ -188,6 +188,3 @@ def test_from_json_builds_nested_dataclasses_and_ignores_unknown_keys() -> None:
     assert built == _Outer(inner=_Inner("a", 1.0), items=[_Inner("b")], maybe=None,
                            kinds=("x", "y"), scores={"cosine": 1.0}, mode=Mode.DENSE)
     assert isinstance(built.inner.weight, float) and built.added_later == 7
-    flat = from_json(_Outer, {"name": "flat", "items": [], "maybe": {"name": "m"},
-                              "kinds": [], "scores": {}, "mode": "hybrid"})
-    assert flat.inner == _Inner("flat") and flat.maybe == _Inner("m")

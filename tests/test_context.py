@@ -21,7 +21,7 @@ from semsearch.search.context import (
 from semsearch.search.errors import InvalidQueryError
 from semsearch.search.hits import ChunkView, DocumentView, Hit
 from semsearch.search.options import SearchOptions
-from semsearch.search.passages import Passage, Source, document_text, fold_duplicates, merge_hits
+from semsearch.search.passages import Passage, document_text, fold_duplicates, merge_hits
 from semsearch.search.searcher import Searcher
 from tests.live_server import start_server, stop_server
 
@@ -42,7 +42,8 @@ def _hit(chunk_id: int, doc_id: int, start: int, text: str, score: float,
 
 
 def _passage(text: str, path: str = "a.txt", score: float = 1.0) -> Passage:
-    return Passage(text=text, source=Source(1, path, "", None, 0, len(text), score, (1,)))
+    return Passage(text=text, doc_id=1, path=path, title="", page=None, start=0,
+                   end=len(text), score=score, chunk_ids=(1,))
 
 
 # --- passages: pure functions ---------------------------------------------------------

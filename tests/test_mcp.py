@@ -42,7 +42,7 @@ async def _exercise(client: Client) -> dict[str, Any]:
     """List the tools and call each; what came back, for the test to check."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     search = await client.call_tool("search", {"query": "fix a flat bicycle tyre", "k": 3})
-    hit = search.structured_content["hits"][0]  # type: ignore[index]
+    hit = search.structured_content["results"][0]  # type: ignore[index]
     document = await client.call_tool("get_document", {"doc_id": hit["doc_id"]})
     context = await client.call_tool("context", {
         "question": "how did the printing press spread", "token_budget": 120, "k": 4})

@@ -4,19 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from semsearch.api.context_schemas import ContextOut, ContextRequest
+from semsearch.api.context_schemas import ContextRequest
 from semsearch.api.deps import get_searcher
-from semsearch.search.context import build_context
+from semsearch.search.context import ContextResult, build_context
 from semsearch.search.searcher import Searcher
 
 router = APIRouter(tags=["context"])
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
-@router.post("/context", response_model=ContextOut)
-def context(request: ContextRequest, searcher: SearcherDep) -> ContextOut:
+@router.post("/context", response_model=ContextResult)
+def context(request: ContextRequest, searcher: SearcherDep) -> ContextResult:
     """Passages for `question` within `token_budget` tokens, numbered [1], [2]… with
     their citations, and the ready-to-paste `context` string."""
-    result = build_context(searcher, request.question, request.to_options(),
-                           request.token_budget)
-    return ContextOut.model_validate(result.to_dict())
+    return build_context(searcher, request.question, request.to_options(),
+                         request.token_budget)
