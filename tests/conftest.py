@@ -8,7 +8,16 @@ import pytest
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.store import Store
 from semsearch.settings import DEFAULT_MODEL
+from tests.chromium import require_browser
 from tests.helpers import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before its fixtures: a browser test skips without Chromium, or fails where
+    SEMSEARCH_REQUIRE_BROWSER is set, as in CI (tests/chromium.py)."""
+    if item.get_closest_marker("browser") is not None:
+        require_browser()
 
 
 @pytest.fixture(scope="session")
