@@ -4,6 +4,10 @@ skipped, and the chunks of the new content. Reads files; never writes the store.
 `plan_files` compares a `stat` of every file with the store's rows; `examine` then reads,
 hashes, parses and chunks the candidates, in order. It runs in a producer thread of the
 sync (see `indexer.pipeline.prefetch`), so it touches no SQLite.
+
+A file the store holds as skipped, whose stat has not changed, is reported skipped again
+with its stored reason, on every sync, without being read: a file that is not indexed is
+never counted as unchanged.
 """
 
 import hashlib
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 ENCODE_GROUP = 512
 # The producer hands over what it examined at least every this many files (progress).
 HANDOVER_FILES = 32
+UNSUPPORTED_TYPE = "unsupported type"
+TOO_LARGE = "file too large"
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,15 @@ class SkippedFile:
 
 @dataclass
 class SyncReport:
-    """What one sync did; `to_dict` is the documented `--json` summary."""
+    """What one sync did; `to_dict` is the documented `--json` summary.
+
+    Attributes:
+        unchanged: indexed files whose content did not change.
+        skipped: every file that is not indexed, with its reason: those skipped by this
+            sync's walk or examination, and those skipped before and unchanged since.
+        skipped_unchanged: how many of `skipped` are the latter, reported with their
+            stored reason and not read again.
+    """
 
     added: int = 0
     updated: int = 0
@@ -46,6 +60,7 @@ class SyncReport:
     removed: int = 0
     renamed: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
+    skipped_unchanged: int = 0
     chunks_written: int = 0
     chunks_encoded: int = 0
     seconds: float = 0.0
@@ -113,9 +128,9 @@ class SyncPlan:
 
 
 def plan_files(root: Path, index_dir: Path, existing: dict[str, DocumentRow],
-               rebuild: bool, report: SyncReport) -> SyncPlan:
+               rebuild: bool, report: SyncReport, max_file_bytes: int) -> SyncPlan:
     """Walk `root` and compare each file's stat with its row; a file whose size and mtime
-    are unchanged costs nothing more."""
+    are unchanged costs nothing more (one skipped before is reported skipped again)."""
     paths = list(iter_files(root, index_dir, on_skip=report.skip))
     present = set(paths)
     removed = dict(existing) if rebuild else {
@@ -131,10 +146,26 @@ def plan_files(root: Path, index_dir: Path, existing: dict[str, DocumentRow],
             continue
         row = None if rebuild else existing.get(path)
         if row and row.size == stat.st_size and row.mtime == stat.st_mtime:
-            report.unchanged += 1
-            continue
+            if row.status == "indexed":
+                report.unchanged += 1
+                continue
+            if still_skipped(row, max_file_bytes):
+                report.skip(path, row.error or "not indexed")
+                report.skipped_unchanged += 1
+                continue
         candidates.append(Action("write", path, stat.st_size, stat.st_mtime, row=row))
     return SyncPlan(candidates, removed, by_hash)
+
+
+def still_skipped(row: DocumentRow, max_file_bytes: int) -> bool:
+    """Whether an unchanged file skipped before stays skipped without a look at it: not
+    when its reason was its type or size and this run would accept those now."""
+    reason = row.error or ""
+    if reason == UNSUPPORTED_TYPE:
+        return not is_supported(row.path)
+    if reason.startswith(TOO_LARGE):
+        return row.size > max_file_bytes
+    return True
 
 
 class Examiner:
@@ -174,10 +205,10 @@ class Examiner:
     def examine(self, action: Action) -> Pending | None:
         """Decide what `action` does (its kind, hash, stat); return new content, if any."""
         if not is_supported(action.path):
-            action.skipped(self.report, "unsupported type")
+            action.skipped(self.report, UNSUPPORTED_TYPE)
             return None
         if action.size > self.max_file_bytes:
-            action.skipped(self.report, f"file too large ({action.size} bytes; "
+            action.skipped(self.report, f"{TOO_LARGE} ({action.size} bytes; "
                                         f"limit {self.max_file_bytes})")
             return None
         try:

@@ -185,7 +185,7 @@ class _Sync:
             self.store.restart_staging(fingerprint)
         self.staged = self.store.staged_hashes()
         plan = plan_files(self.root, self.index_dir, self.store.documents(),
-                          self.options.rebuild, self.report)
+                          self.options.rebuild, self.report, self.options.max_file_bytes)
         actions = self._encode(plan)
         policy = self.options.vector_index or recorded_policy(self.store)
         if not (actions or plan.removed) and self.recorded:

@@ -29,8 +29,9 @@ def iter_files(root: Path, index_dir: Path | None = None,
     Hidden files and folders (`.git` among them), the index directory and whatever
     `.semsearchignore` matches are left out silently. Symlinked folders are not entered
     (that avoids loops); a symlinked file is kept only when it resolves inside `root`.
-    Those symlinks, and names that are not valid UTF-8 (the index stores UTF-8), are
-    left out and told to `on_skip(path, reason)`, the path made printable.
+    Those symlinks, names that are not valid UTF-8 (the index stores UTF-8) and folders
+    that cannot be listed are left out and told to `on_skip(path, reason)`, the path made
+    printable (a folder's with a trailing `/`).
     """
     root = root.resolve()
     excluded = index_dir.resolve() if index_dir is not None else None
@@ -40,7 +41,11 @@ def iter_files(root: Path, index_dir: Path | None = None,
         if on_skip is not None:
             on_skip(printable_path(relative), reason)
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    def unreadable(error: OSError) -> None:
+        relative = Path(error.filename or root).relative_to(root).as_posix()
+        skip(relative + "/", f"unreadable folder: {error.strerror or error}")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
         current = Path(dirpath)
         kept_dirs = []
         for name in sorted(dirnames):

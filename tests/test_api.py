@@ -132,6 +132,31 @@ def test_filters_over_http(server: str) -> None:
     assert body["results"] and all(r["path"].startswith("notes/") for r in body["results"])
 
 
+def test_index_status_reports_the_skipped_files_of_every_sync(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    root.mkdir()
+    (root / "owls.txt").write_text("Owls hunt at night.", encoding="utf-8")
+    (root / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    first = sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
+    assert [s.path for s in first.skipped] == ["broken.pdf"]
+    process, base = start_server(index_dir)
+    try:
+        client = _client(base, None)
+        assert client.post("/index", json={}).status_code == 202
+        deadline = time.monotonic() + 120
+        while client.get("/index/status").json()["running"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        status = client.get("/index/status").json()
+    finally:
+        stop_server(process)
+    assert status["last_error"] is None
+    report = status["last_report"]
+    assert report["skipped"] == [{"path": "broken.pdf", "reason": first.skipped[0].reason}]
+    assert (report["unchanged"], report["skipped_unchanged"], report["added"]) == (1, 1, 0)
+
+
 def test_background_sync_while_searching(api_folder: tuple[Path, Path]) -> None:
     root, index_dir = api_folder
     process, base = start_server(index_dir)

@@ -53,13 +53,15 @@ def test_index_and_stats_json(runner: CliRunner, folder: Path, index_dir: Path) 
     assert report["chunks_written"] >= 2
     assert isinstance(report["seconds"], int | float) and report["seconds"] >= 0
 
-    # A second run changes nothing (and loads no model).
+    # A second run changes nothing (and loads no model); the file it cannot index is
+    # still reported, with its reason, and counted among neither the unchanged nor the new.
     again = runner.invoke(app, ["index", str(folder), "--index-dir", str(index_dir), "--json"])
     assert again.exit_code == 0, again.output
     report = _json(again.stdout)
-    assert report["unchanged"] == 3
+    assert report["unchanged"] == 2
     assert report["added"] == report["updated"] == report["removed"] == 0
-    assert report["chunks_written"] == 0 and report["skipped"] == []
+    assert report["chunks_written"] == 0 and report["skipped"] == [skipped]
+    assert report["skipped_unchanged"] == 1
 
     result = runner.invoke(app, ["stats", "--index-dir", str(index_dir), "--json"])
     assert result.exit_code == 0, result.output
@@ -76,7 +78,8 @@ def test_index_and_stats_json(runner: CliRunner, folder: Path, index_dir: Path) 
     assert "documents" in result.stdout and "broken.pdf" in result.stdout
     result = runner.invoke(app, ["index", str(folder), "--index-dir", str(index_dir)])
     assert result.exit_code == 0, result.output
-    assert "unchanged 3" in result.stdout
+    assert "unchanged 2" in result.stdout and "skipped 1 (1 unchanged)" in result.stdout
+    assert "skipped broken.pdf: corrupt PDF" in result.stdout
 
 
 def test_index_dir_from_environment(runner: CliRunner, folder: Path, index_dir: Path,

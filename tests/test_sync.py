@@ -153,13 +153,69 @@ def test_unchanged_sync_does_no_work_and_loads_no_model(
     _sync(folder, index_dir, lambda: encoder)
     before = _chunk_ids_by_path(index_dir)
     report = _sync(folder, index_dir, _never)
-    assert report.unchanged == len(GOOD) + len(BAD)
+    assert report.unchanged == len(GOOD)
+    assert {s.path for s in report.skipped} == set(BAD)
     assert (report.added, report.updated, report.removed, report.renamed) == (0, 0, 0, 0)
     assert report.chunks_encoded == 0 and report.chunks_written == 0
     assert _chunk_ids_by_path(index_dir) == before
     with _store(index_dir) as store:
         assert store.generation() == 1
     _assert_consistent(index_dir, encoder)
+
+
+def test_skipped_files_are_reported_on_every_sync_without_being_read_again(
+    folder: Path, index_dir: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path
+) -> None:
+    import semsearch.indexer.plan as plan
+
+    (tmp_path / "outside.txt").write_text("Outside the folder.", encoding="utf-8")
+    (folder / "link.txt").symlink_to(tmp_path / "outside.txt")  # skipped by the walk
+    parsed: list[str] = []
+    real_parse = plan.parse_document
+
+    def parse(path: str, data: bytes):  # type: ignore[no-untyped-def]
+        parsed.append(path)
+        return real_parse(path, data)
+
+    monkeypatch.setattr(plan, "parse_document", parse)
+    first = _sync(folder, index_dir, lambda: encoder)
+    reasons = {s.path: s.reason for s in first.skipped}
+    assert set(reasons) == {*BAD, "link.txt"}
+    assert reasons["link.txt"] == "symlink leads outside the folder"
+    assert first.added == len(GOOD) and first.skipped_unchanged == 0
+    assert sorted(parsed) == sorted(GOOD.keys() | {"broken.pdf", "blob.txt"})
+
+    parsed.clear()
+    again = _sync(folder, index_dir, _never)
+    assert {s.path: s.reason for s in again.skipped} == reasons
+    assert again.unchanged == len(GOOD) and again.skipped_unchanged == len(BAD)
+    assert (again.added, again.updated, again.removed, again.renamed) == (0, 0, 0, 0)
+    assert parsed == []  # neither the unchanged files nor the skipped ones
+    assert again.to_dict()["skipped"] == [{"path": s.path, "reason": s.reason}
+                                          for s in again.skipped]
+
+    # A skipped file that changes is read again, and its new reason reported.
+    (folder / "blob.txt").write_bytes(b"\x00" * 10 + b"still binary, and longer")
+    third = _sync(folder, index_dir, _never)
+    assert {s.path: s.reason for s in third.skipped} == reasons
+    assert third.skipped_unchanged == len(BAD) - 1 and parsed == ["blob.txt"]
+
+
+def test_a_file_too_large_is_read_once_the_limit_admits_it(
+    folder: Path, index_dir: Path, encoder: Encoder
+) -> None:
+    small = SyncOptions(chunk_tokens=64, chunk_overlap=8, max_file_bytes=1100)
+    (folder / "long.txt").write_text("A long note about the harbour. " * 40, encoding="utf-8")
+    first = _sync(folder, index_dir, lambda: encoder, small)
+    assert {s.path: s.reason for s in first.skipped}["long.txt"].startswith("file too large")
+    again = _sync(folder, index_dir, _never, small)
+    assert "long.txt" in {s.path for s in again.skipped}
+    assert again.skipped_unchanged == len(BAD) + 1
+    raised = _sync(folder, index_dir, lambda: encoder)
+    assert raised.updated == 1 and "long.txt" not in {s.path for s in raised.skipped}
+    assert raised.skipped_unchanged == len(BAD)
+    assert "long.txt" in _chunk_ids_by_path(index_dir)
 
 
 def test_touched_file_with_same_content_is_not_reencoded(
@@ -170,7 +226,7 @@ def test_touched_file_with_same_content_is_not_reencoded(
     stat = (folder / "notes.txt").stat()
     os.utime(folder / "notes.txt", (stat.st_atime + 100, stat.st_mtime + 100))
     report = _sync(folder, index_dir, _never)
-    assert report.unchanged == len(GOOD) + len(BAD)
+    assert report.unchanged == len(GOOD)
     assert report.chunks_encoded == 0 and report.updated == 0
     assert _chunk_ids_by_path(index_dir) == before
     with _store(index_dir) as store:
@@ -187,7 +243,7 @@ def test_modified_file_is_updated_alone(folder: Path, index_dir: Path, encoder: 
     report = _sync(folder, index_dir, lambda: encoder)
     assert report.updated == 1
     assert (report.added, report.removed, report.renamed) == (0, 0, 0)
-    assert report.unchanged == len(GOOD) + len(BAD) - 1
+    assert report.unchanged == len(GOOD) - 1
     after = _chunk_ids_by_path(index_dir)
     assert report.chunks_encoded == report.chunks_written == len(after["notes.txt"])
     for path in GOOD.keys() - {"notes.txt"}:
@@ -257,7 +313,9 @@ def test_file_that_turns_bad_loses_its_chunks(
     before = _chunk_ids_by_path(index_dir)
     (folder / "notes.txt").write_bytes(b"\x00\x01\x02 now binary")
     report = _sync(folder, index_dir, _never)
-    assert [(s.path, s.reason) for s in report.skipped] == [("notes.txt", "binary file")]
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons["notes.txt"] == "binary file" and set(reasons) == {*BAD, "notes.txt"}
+    assert report.skipped_unchanged == len(BAD)
     ids = set(_assert_consistent(index_dir, encoder).tolist())
     assert not ids & set(before["notes.txt"])
     with _store(index_dir) as store:
@@ -368,7 +426,7 @@ def test_index_dir_inside_the_folder_is_not_indexed(
     inner = folder / "search-index"
     report = _sync(folder, inner, lambda: encoder)
     assert report.added == len(GOOD)
-    assert _sync(folder, inner, _never).unchanged == len(GOOD) + len(BAD)
+    assert _sync(folder, inner, _never).unchanged == len(GOOD)
     assert set(_chunk_ids_by_path(inner)) == set(GOOD)
 
 

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from semsearch.indexer.walk import iter_files
 
 
@@ -96,3 +98,23 @@ def test_root_given_through_a_symlink(tmp_path: Path) -> None:
 
 def test_empty_folder(tmp_path: Path) -> None:
     assert sorted(iter_files(tmp_path)) == []
+
+
+def test_a_folder_that_cannot_be_listed_is_told_to_on_skip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, "open/a.txt")
+    _write(tmp_path, "locked/b.txt")
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        # As chmod 000 would do for another user than root (the tests may run as root).
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    skipped: list[tuple[str, str]] = []
+    files = list(iter_files(tmp_path, on_skip=lambda path, reason: skipped.append((path, reason))))
+    assert files == ["open/a.txt"]
+    assert skipped == [("locked/", "unreadable folder: Permission denied")]

@@ -109,6 +109,35 @@ def test_the_index_follows_adds_changes_moves_and_deletes(tmp_path: Path,
     assert all(sync.changed for sync in syncs[1:])
 
 
+def test_every_sync_reports_the_skipped_files_without_reading_them_again(
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import semsearch.indexer.plan as plan
+
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    _write(root / "a.txt", "Owls hunt at night.")
+    (root / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    parsed: list[str] = []
+    real_parse = plan.parse_document
+
+    def parse(path: str, data: bytes):  # type: ignore[no-untyped-def]
+        parsed.append(path)
+        return real_parse(path, data)
+
+    monkeypatch.setattr(plan, "parse_document", parse)
+    with _watching(root, index_dir, encoder) as syncs:
+        first = syncs[0].report
+        assert [s.path for s in first.skipped] == ["broken.pdf"]
+        assert first.skipped[0].reason.startswith("corrupt PDF")
+        _write(root / "b.txt", "Swifts sleep while flying.")
+        _wait_until(lambda: len(syncs) >= 2, "the sync of b.txt")
+    second = syncs[1].report
+    assert syncs[1].changed == ("b.txt",)
+    assert (second.added, second.unchanged) == (1, 1)
+    assert second.skipped == first.skipped and second.skipped_unchanged == 1
+    assert sorted(parsed) == ["a.txt", "b.txt", "broken.pdf"]  # broken.pdf parsed once
+
+
 def test_own_index_and_ignored_files_start_no_sync(tmp_path: Path, encoder: Encoder) -> None:
     root = tmp_path / "docs"
     index_dir = root / "search-index"  # inside the watched folder, not hidden

@@ -57,9 +57,11 @@ def index(
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
+    skip_count = str(len(report.skipped)) + (
+        f" ({report.skipped_unchanged} unchanged)" if report.skipped_unchanged else "")
     out.print(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"removed {report.removed}, renamed {report.renamed}, skipped {len(report.skipped)}; "
+        f"removed {report.removed}, renamed {report.renamed}, skipped {skip_count}; "
         f"{report.chunks_written} chunks written ({report.chunks_encoded} encoded) "
         f"in {report.seconds:.1f} s"
     )
@@ -299,6 +301,7 @@ def watch(
     with domain_errors():
         job = settings.sync_job(path)
     stop = threading.Event()
+    told: set[tuple[str, str]] = set()  # skipped files listed by an earlier sync
 
     def say(message: str) -> None:
         console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False, highlight=False,
@@ -307,8 +310,13 @@ def watch(
     def report(done: WatchSync) -> None:
         why = f"{len(done.changed)} change(s)" if done.changed else "start"
         say(f"synced ({why}): {summary(done.report)}")
+        # Every sync counts every skipped file; one is listed when it is newly skipped,
+        # not again after every change of the folder.
         for skipped in done.report.skipped:
-            say(f"  skipped {skipped.path}: {skipped.reason}")
+            if (skipped.path, skipped.reason) not in told:
+                say(f"  skipped {skipped.path}: {skipped.reason}")
+        told.clear()
+        told.update((skipped.path, skipped.reason) for skipped in done.report.skipped)
 
     stop_on_signals(stop, lambda: say("stopping after the running sync "
                                       "(press Ctrl-C again to stop at once)"))
