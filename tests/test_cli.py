@@ -82,6 +82,21 @@ def test_index_and_stats_json(runner: CliRunner, folder: Path, index_dir: Path) 
     assert "skipped broken.pdf: corrupt PDF" in result.stdout
 
 
+def test_version(runner: CliRunner) -> None:
+    import subprocess
+    import sys
+
+    import semsearch
+
+    expected = f"semsearch {semsearch.__version__}"
+    assert semsearch.__version__ != "0.0.0"  # installed: the version comes from its metadata
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.stdout.strip()) == (0, expected)
+    module = subprocess.run([sys.executable, "-m", "semsearch", "--version"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert (module.returncode, module.stdout.strip()) == (0, expected), module.stderr
+
+
 def test_index_dir_from_environment(runner: CliRunner, folder: Path, index_dir: Path,
                                     encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     sync_folder(folder, index_dir, EncoderSpec.of(encoder), SyncOptions())

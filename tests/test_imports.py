@@ -267,3 +267,8 @@ def test_the_wheel_holds_one_top_level_package(tmp_path: Path) -> None:
     assert "semsearch/indexer/store.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "semsearch = semsearch.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    # The license as an SPDX expression, with its text and the NOTICE (PEP 639).
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    assert "License-Expression: Apache-2.0" in metadata.decode().splitlines()
+    licenses = {n.rsplit("/", 1)[1] for n in names if "dist-info/licenses/" in n}
+    assert licenses == {"LICENSE", "NOTICE"}
