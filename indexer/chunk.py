@@ -79,6 +79,7 @@ def chunk_document(
                 token_count=sum(unit[3] for unit in units[unit_from:unit_to]),
                 page=_page_at(document.page_starts, start),
                 headings=_headings_at(document, section_starts, start),
+                page_breaks=_page_breaks(document.page_starts, start, end),
             )
         )
     return chunks
@@ -176,6 +177,12 @@ def _page_at(page_starts: list[int], offset: int) -> int | None:
     if not page_starts:
         return None
     return bisect.bisect_right(page_starts, offset)
+
+
+def _page_breaks(page_starts: list[int], start: int, end: int) -> tuple[int, ...]:
+    """The page starts inside (start, end): where the span's later pages begin."""
+    return tuple(page_starts[bisect.bisect_right(page_starts, start):
+                             bisect.bisect_left(page_starts, end)])
 
 
 def _headings_at(

@@ -262,6 +262,7 @@ class Examiner:
         return Pending(content_hash, [{
             "ordinal": chunk.ordinal, "title": document.title, "format": document.format,
             "text": chunk.text, "start": chunk.start, "end": chunk.end, "page": chunk.page,
+            "page_breaks": json.dumps(list(chunk.page_breaks)),
             "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
             "token_count": chunk.token_count,
             "lexical_title": lexical_title + " " + segment(" ".join(chunk.headings)),

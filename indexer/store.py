@@ -18,6 +18,7 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
+from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.errors import IndexCorruptError, IndexNotFoundError, IndexWriteError
 from semsearch.indexer.filters import DocumentFilter
 from semsearch.indexer.fts import FTS_SCHEMA, FtsTable
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     headings TEXT NOT NULL,
     token_count INTEGER NOT NULL,
     embedding BLOB NOT NULL,
+    page_breaks TEXT NOT NULL DEFAULT '[]',
     UNIQUE (doc_id, ordinal)
 );
 CREATE TABLE IF NOT EXISTS staged_chunks (
@@ -70,9 +72,16 @@ CREATE TABLE IF NOT EXISTS staged_chunks (
     lexical_title TEXT NOT NULL,
     lexical_body TEXT NOT NULL,
     embedding BLOB NOT NULL,
+    page_breaks TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (content_hash, ordinal)
 );
 """
+# Columns added since the first schema: (table, column, definition). An index made before
+# one gains it on its next sync; until then, readers take the column's default.
+_ADDED_COLUMNS = [
+    ("chunks", "page_breaks", "TEXT NOT NULL DEFAULT '[]'"),
+    ("staged_chunks", "page_breaks", "TEXT NOT NULL DEFAULT '[]'"),
+]
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,8 @@ class DocumentRow:
 
 @dataclass(frozen=True)
 class ChunkRow:
-    """A chunk joined with its document, as search results need it."""
+    """A chunk joined with its document, as search results need it; `page_breaks` are
+    the offsets where its later PDF pages begin (see `PageSpan`)."""
 
     id: int
     doc_id: int
@@ -106,6 +116,11 @@ class ChunkRow:
     end: int
     page: int | None
     headings: tuple[str, ...]
+    page_breaks: tuple[int, ...] = ()
+
+    @property
+    def pages(self) -> PageSpan:
+        return PageSpan(self.page, self.page_breaks)
 
 
 class Store:
@@ -116,6 +131,7 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(connection)
         self.fts = FtsTable(connection)
+        self._has_page_breaks = False  # known once seen: columns are never dropped
 
     @classmethod
     def open(cls, index_dir: Path, *, create: bool = False) -> "Store":
@@ -136,6 +152,9 @@ class Store:
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA busy_timeout = 30000")
             connection.executescript(_SCHEMA + FTS_SCHEMA)
+            for table, column, definition in _ADDED_COLUMNS:
+                if column not in _columns(connection, table):
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         except sqlite3.OperationalError as error:
             connection.close()
             raise IndexWriteError(index_dir, error) from error
@@ -311,8 +330,9 @@ class Store:
         """Copy the staged chunks of `content_hash` into the live tables for `doc_id`."""
         self.connection.execute(
             'INSERT INTO chunks (doc_id, ordinal, text, start, "end", page, headings, '
-            "token_count, embedding) SELECT ?, ordinal, text, start, \"end\", page, headings, "
-            "token_count, embedding FROM staged_chunks WHERE content_hash = ? ORDER BY ordinal",
+            "token_count, embedding, page_breaks) SELECT ?, ordinal, text, start, \"end\", "
+            "page, headings, token_count, embedding, page_breaks FROM staged_chunks "
+            "WHERE content_hash = ? ORDER BY ordinal",
             (doc_id, content_hash),
         )
         self.fts.insert_staged(doc_id, content_hash)
@@ -348,10 +368,15 @@ class Store:
 
     def chunks(self, chunk_ids: list[int]) -> dict[int, ChunkRow]:
         """The chunks of `chunk_ids` with their documents, by id (missing ids left out)."""
+        # An index older than the column, opened read-only, has no page breaks.
+        self._has_page_breaks = self._has_page_breaks or (
+            "page_breaks" in _columns(self.connection, "chunks"))
+        page_breaks = "c.page_breaks" if self._has_page_breaks else "'[]'"
         rows = self.connection.execute(
             'SELECT c.id, c.doc_id, d.path, d.title, d.format, d.mtime, c.ordinal, c.text, '
-            'c.start, c."end", c.page, c.headings FROM chunks c JOIN documents d '
-            "ON d.id = c.doc_id WHERE c.id IN (SELECT value FROM json_each(?))",
+            f'c.start, c."end", c.page, c.headings, {page_breaks} FROM chunks c '
+            "JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.id IN (SELECT value FROM json_each(?))",
             (json.dumps(chunk_ids),),
         ).fetchall()
         return {row[0]: _chunk_row(row) for row in rows}
@@ -398,7 +423,12 @@ class Store:
 def _chunk_row(row: tuple[Any, ...]) -> ChunkRow:
     return ChunkRow(id=row[0], doc_id=row[1], path=row[2], title=row[3], format=row[4],
                     mtime=row[5], ordinal=row[6], text=row[7], start=row[8], end=row[9],
-                    page=row[10], headings=tuple(json.loads(row[11])))
+                    page=row[10], headings=tuple(json.loads(row[11])),
+                    page_breaks=tuple(json.loads(row[12])))
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
 
 
 def _filter_sql(document_filter: DocumentFilter) -> tuple[str, list[object]]:

@@ -69,7 +69,10 @@ def token_counter(tokenizer: Any) -> TokenCounter:
 
 
 def citation_line(number: int, passage: Passage) -> str:
-    """`[n] path, "title", p. 3, chars 120-560 (same text also in: other/path)`."""
+    """`[n] path, "title", p. 3, chars 120-560 (same text also in: other/path)`.
+
+    A PDF passage names every page its text spans: `p. 3`, or `pp. 3-4`.
+    """
     source = passage.source
     parts = [f"[{number}] {source.path}"]
     # A title the text opens with (a .txt file's first line, a heading) is no news.
@@ -77,8 +80,10 @@ def citation_line(number: int, passage: Passage) -> str:
         title = source.title if len(source.title) <= TITLE_CHARS else (
             source.title[:TITLE_CHARS - 1] + "…")
         parts.append(f'"{title}"')
-    if source.page is not None:
-        parts.append(f"p. {source.page}")
+    last_page = passage.last_page
+    if passage.page is not None and last_page is not None:
+        parts.append(f"p. {passage.page}" if last_page == passage.page else
+                     f"pp. {passage.page}-{last_page}")
     parts.append(f"chars {source.start}-{source.end}")
     line = ", ".join(parts)
     if passage.also_in:
@@ -157,8 +162,9 @@ def sentence_ends(text: str) -> list[int]:
 
 
 def _shortened(passage: Passage, length: int) -> Passage:
-    return replace(passage, text=passage.text[:length], end=passage.start + length,
-                   truncated=True)
+    end = passage.start + length
+    return replace(passage, text=passage.text[:length], end=end, truncated=True,
+                   page_breaks=tuple(b for b in passage.page_breaks if b < end))
 
 
 def build_context(searcher: "Searcher", question: str, options: SearchOptions | None = None,
@@ -183,7 +189,8 @@ def build_context(searcher: "Searcher", question: str, options: SearchOptions | 
     response = searcher.search(question, options)
     started = time.perf_counter()
     hits = response.results
-    passages = fold_duplicates(merge_hits(hits))
+    pages = searcher.chunk_pages([hit.chunk_id for hit in hits if hit.page is not None])
+    passages = fold_duplicates(merge_hits(hits, pages))
     count_tokens = token_counter(searcher.encoder.tokenizer)
     kept, context, token_count = pack(passages, token_budget, count_tokens)
     timings = dict(response.timings_ms)

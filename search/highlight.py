@@ -3,12 +3,14 @@
 import re
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from semsearch.indexer.chunk import sentence_cuts, split_sentences, trim
+from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.lexical_text import STOP_WORDS, has_chinese, words
 from semsearch.search.hits import Highlight
 
@@ -90,6 +92,12 @@ def highlight_chunks(
         highlights.append([Highlight(text=text[start:end], start=document_offset + start,
                                      end=document_offset + end)])
     return highlights
+
+
+def on_pages(highlights: list[Highlight], pages: PageSpan) -> list[Highlight]:
+    """`highlights` of a chunk whose text lies on `pages`, each with the page it starts on."""
+    return [replace(highlight, page=pages.page_at(highlight.start))
+            for highlight in highlights]
 
 
 def _best_sentence(text: str, terms: set[str]) -> tuple[int, int] | None:

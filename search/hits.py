@@ -8,16 +8,22 @@ __all__ = ["BatchSearchResponse", "ChunkView", "DocumentView", "Highlight", "Hit
 
 @dataclass(frozen=True)
 class Highlight:
-    """A sentence of the chunk that matches the query; offsets are in the document text."""
+    """A sentence of the chunk that matches the query; offsets are in the document text,
+    and `page` is the PDF page the sentence starts on (None for other formats)."""
 
     text: str
     start: int
     end: int
+    page: int | None = None
 
 
 @dataclass
 class Hit:
-    """One result. `score` is of kind `score_kind`; `scores` holds each leg's score."""
+    """One result. `score` is of kind `score_kind`; `scores` holds each leg's score.
+
+    `page` (PDF) is the page of the best highlight, or without highlights the page the
+    chunk starts on.
+    """
 
     chunk_id: int
     doc_id: int

@@ -4,11 +4,15 @@ A chunk's text is `document_text[start:end]` exactly. Neighbouring chunks of a d
 either overlap (the chunker repeats a few sentences) or are separated by whitespace only,
 which is not stored; `join_spans` rebuilds that gap as whitespace of the same length, so
 that a joined text keeps the document's offsets: `text[i]` is document offset `start + i`.
+
+A PDF passage knows the pages its text spans (`page` to `last_page`), from the page breaks
+of its chunks: a citation names them all.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from semsearch.indexer.documents import PageSpan
 from semsearch.search.hits import DocumentView, Hit
 
 
@@ -34,6 +38,8 @@ class Passage:
 
     Attributes:
         start / end: offsets of `text` in the document's text.
+        page: the PDF page `text` starts on (None for other formats); one more page
+            begins at each document offset of `page_breaks`, up to `last_page`.
         score: its best chunk's score.
         chunk_ids: the chunks merged into it.
         truncated: cut at a sentence end to fit a token budget.
@@ -53,6 +59,12 @@ class Passage:
     truncated: bool = False
     also_in: list[Source] = field(default_factory=list)
     number: int = 0
+    page_breaks: tuple[int, ...] = ()
+
+    @property
+    def last_page(self) -> int | None:
+        """The PDF page the text ends on."""
+        return PageSpan(self.page, self.page_breaks).page_at(max(self.end - 1, self.start))
 
     @property
     def source(self) -> Source:
@@ -86,7 +98,8 @@ def join_spans(spans: Iterable[tuple[int, int, str]], origin: int) -> str:
     return "".join(parts)
 
 
-def merge_hits(hits: Sequence[Hit]) -> list[Passage]:
+def merge_hits(hits: Sequence[Hit],
+               pages: Mapping[int, PageSpan] | None = None) -> list[Passage]:
     """Merge the hits of each document that overlap or are neighbours into one passage.
 
     Two hits with touching offsets merge; two with consecutive ordinals (neighbouring
@@ -94,6 +107,8 @@ def merge_hits(hits: Sequence[Hit]) -> list[Passage]:
 
     Args:
         hits: search results, best first.
+        pages: the PDF pages of the hits' chunks, by chunk id (`Searcher.chunk_pages`);
+            a chunk left out is taken to lie on its hit's `page` alone.
 
     Returns:
         Passages ranked by their best hit (ties keep the hits' order).
@@ -105,7 +120,8 @@ def merge_hits(hits: Sequence[Hit]) -> list[Passage]:
     passages = []
     for document_hits in by_document.values():
         for group in _runs(sorted(document_hits, key=lambda h: (h.start, h.end))):
-            passages.append(_passage(group))
+            spans = [(h.start, (pages or {}).get(h.chunk_id, PageSpan(h.page))) for h in group]
+            passages.append(_passage(group, spans))
     return sorted(passages, key=lambda p: (-p.source.score,
                                            min(rank[c] for c in p.source.chunk_ids)))
 
@@ -129,13 +145,39 @@ def _adjoins(run: list[Hit], hit: Hit) -> bool:
     return hit.ordinal == last.ordinal + 1
 
 
-def _passage(run: list[Hit]) -> Passage:
+def _passage(run: list[Hit], spans: list[tuple[int, PageSpan]]) -> Passage:
     first, best = run[0], max(run, key=lambda h: h.score)
     start, end = first.start, max(h.end for h in run)
     text = join_spans(((h.start, h.end, h.text) for h in run), start)
     return Passage(text=text, doc_id=first.doc_id, path=first.path, title=first.title,
-                   page=first.page, start=start, end=end, score=best.score,
-                   chunk_ids=tuple(h.chunk_id for h in run), headings=tuple(first.headings))
+                   page=spans[0][1].page, start=start, end=end, score=best.score,
+                   chunk_ids=tuple(h.chunk_id for h in run), headings=tuple(first.headings),
+                   page_breaks=joined_page_breaks(spans))
+
+
+def joined_page_breaks(spans: Sequence[tuple[int, PageSpan]]) -> tuple[int, ...]:
+    """The page breaks of the text joined from (start, pages) spans of one document,
+    sorted by start, which may overlap or leave gaps.
+
+    Each page begins at the least offset where a span shows it beginning; a page no span
+    shows (an empty one, or one that begins in a gap) begins where the next page does.
+    """
+    begins: dict[int, int] = {}
+    for start, pages in spans:
+        if pages.page is None:
+            continue
+        seen = [(pages.page, start),
+                *((pages.page + n, offset) for n, offset in enumerate(pages.breaks, 1))]
+        for page, offset in seen:
+            begins[page] = min(offset, begins.get(page, offset))
+    if not begins:
+        return ()
+    breaks: list[int] = []
+    following = begins[max(begins)]
+    for page in range(max(begins), min(begins), -1):
+        following = min(begins.get(page, following), following)
+        breaks.append(following)
+    return tuple(reversed(breaks))
 
 
 def fold_duplicates(passages: Sequence[Passage]) -> list[Passage]:

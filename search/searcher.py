@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.encoders import DEFAULT_RERANK_MODEL, EncoderSpec
 from semsearch.indexer.encoders.cross_encoder import Reranker
 from semsearch.indexer.vector_index import VectorIndex, limit_threads
 from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
 from semsearch.search.errors import InvalidQueryError
-from semsearch.search.highlight import highlight_chunks
+from semsearch.search.highlight import highlight_chunks, on_pages
 from semsearch.search.hits import ChunkView, DocumentView, Hit, SearchResponse
 from semsearch.search.lexical import LexicalQuery
 from semsearch.search.options import Filters, Mode, SearchOptions
@@ -219,8 +220,22 @@ class Searcher:
                    hits: list[Hit]) -> None:
         chunks = [(hit.text, hit.start) for hit in hits]
         found = highlight_chunks(query, chunks, self._embeddings.embed, vector)
+        pages = self.chunk_pages([hit.chunk_id for hit in hits if hit.page is not None])
         for hit, highlights in zip(hits, found, strict=True):
-            hit.highlights = highlights
+            hit.highlights = on_pages(highlights, pages.get(hit.chunk_id, PageSpan(hit.page)))
+            if hit.highlights:  # the page of what the hit shows, not where its chunk starts
+                hit.page = hit.highlights[0].page
+
+    def chunk_pages(self, chunk_ids: list[int]) -> dict[int, PageSpan]:
+        """The PDF pages of the chunks of `chunk_ids`, by id (ids gone since left out).
+
+        A chunk's row never changes once written (a changed file gets new chunk ids), so
+        this may be read after the search that found them.
+        """
+        if not chunk_ids:
+            return {}
+        return {chunk_id: row.pages
+                for chunk_id, row in self.reader.store().chunks(chunk_ids).items()}
 
     # --- documents ------------------------------------------------------------------
     def document(self, doc_id: int) -> DocumentView | None:

@@ -9,7 +9,13 @@ from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.store import Store
 from semsearch.settings import DEFAULT_MODEL
 from tests.chromium import require_browser
-from tests.helpers import SEARCH_DOCS, SEARCH_SYNC_OPTIONS_KW, search_write_docs
+from tests.helpers import (
+    PDF_PAGES,
+    SEARCH_DOCS,
+    SEARCH_SYNC_OPTIONS_KW,
+    make_pdf,
+    search_write_docs,
+)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -73,3 +79,16 @@ def search_searcher(search_index: tuple[Path, Path], encoder: Encoder):  # type:
     from semsearch.search.searcher import Searcher
 
     return Searcher(search_index[1], EncoderSpec.of(encoder))
+
+
+@pytest.fixture(scope="session")
+def pdf_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """The index directory of a folder holding the two-page PDF of PDF_PAGES. Read-only."""
+    from semsearch.indexer.sync import SyncOptions, sync_folder
+
+    root = tmp_path_factory.mktemp("pdf-docs")
+    (root / "logbook.pdf").write_bytes(make_pdf(PDF_PAGES))
+    index_dir = tmp_path_factory.mktemp("pdf-index")
+    report = sync_folder(root, index_dir, EncoderSpec.of(encoder), SyncOptions())
+    assert report.added == 1 and not report.skipped
+    return index_dir

@@ -125,3 +125,25 @@ def search_write_docs(root: Path, docs: dict[str, str]) -> None:
         target.write_text(text, encoding="utf-8")
         mtime = SEARCH_OLD_MTIME if path in SEARCH_OLD_DOCS else SEARCH_NEW_MTIME
         os.utime(target, (mtime, mtime))
+
+
+# A two-page PDF whose one chunk starts on page 1 while the answer to PDF_QUESTION is the
+# sentence on page 2 (tests/test_highlight.py, tests/test_context.py).
+PDF_PAGES = [
+    "The lighthouse keeper's logbook. The keeper climbed the tower every evening at dusk. "
+    "Storms came often in the autumn months.",
+    "The lamp burned whale oil until 1890, when kerosene replaced it.",
+]
+PDF_QUESTION = "which oil did the lamp burn before kerosene"
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A PDF with a text layer, one page per text (fpdf2, the dev extra)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 10, text=text)
+    return bytes(pdf.output())

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from semsearch.indexer.chunk import chunk_document, split_sentences
-from semsearch.indexer.documents import Chunk, ParsedDocument
+from semsearch.indexer.documents import Chunk, PageSpan, ParsedDocument
 from semsearch.indexer.encoders import Encoder
 from semsearch.indexer.parse import parse_document
 
@@ -119,7 +119,13 @@ def test_page_recorded(encoder: Encoder) -> None:
     for chunk in chunks:
         expected = max(n for n, start in enumerate(page_starts, 1) if start <= chunk.start)
         assert chunk.page == expected
+        # Every character of the chunk lies on the page its page breaks say.
+        pages = PageSpan(chunk.page, chunk.page_breaks)
+        for offset in range(chunk.start, chunk.end):
+            assert pages.page_at(offset) == max(
+                n for n, start in enumerate(page_starts, 1) if start <= offset)
     assert {c.page for c in chunks} == {1, 2, 3}
+    assert any(chunk.page_breaks for chunk in chunks)  # some chunk runs over a page end
 
 
 def _sentences(count: int) -> str:

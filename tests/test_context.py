@@ -2,13 +2,14 @@
 budget, the min_score gate, citations; and POST /context on a live server."""
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from semsearch.indexer.chunk import chunk_document
-from semsearch.indexer.documents import ParsedDocument
+from semsearch.indexer.documents import PageSpan, ParsedDocument
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search.context import (
@@ -21,8 +22,15 @@ from semsearch.search.context import (
 from semsearch.search.errors import InvalidQueryError
 from semsearch.search.hits import ChunkView, DocumentView, Hit
 from semsearch.search.options import SearchOptions
-from semsearch.search.passages import Passage, document_text, fold_duplicates, merge_hits
+from semsearch.search.passages import (
+    Passage,
+    document_text,
+    fold_duplicates,
+    joined_page_breaks,
+    merge_hits,
+)
 from semsearch.search.searcher import Searcher
+from tests.helpers import PDF_QUESTION
 from tests.live_server import start_server, stop_server
 
 PRESS_QUESTION = "how did the printing press spread across Europe"
@@ -127,6 +135,49 @@ def test_pack_stays_within_budget_when_joins_cost_tokens() -> None:
         assert joins_cost_five([context]) == [tokens] and tokens <= budget
         assert context.count("[") == len(kept)
     assert len(pack(passages, 59, joins_cost_five)[0]) == 3  # 3 blocks of 12 words and 2 joins: 46
+
+
+def test_page_breaks_of_chunks_joined_into_a_passage() -> None:
+    # Overlapping chunks each show the break they hold; it is taken once.
+    assert joined_page_breaks([(0, PageSpan(1, (40,))), (30, PageSpan(1, (40, 90)))]) == (40, 90)
+    # A page that begins in the gap between two chunks begins where the second starts.
+    assert joined_page_breaks([(0, PageSpan(1)), (52, PageSpan(2))]) == (52,)
+    # An empty page 3 between: it begins where page 4 does.
+    assert joined_page_breaks([(0, PageSpan(2)), (60, PageSpan(4))]) == (60, 60)
+    assert joined_page_breaks([(0, PageSpan(None)), (9, PageSpan(None))]) == ()
+
+
+def test_a_passage_cites_the_pages_its_text_spans() -> None:
+    def words(texts: Sequence[str]) -> list[int]:
+        return [len(text.split()) for text in texts]
+
+    text = "One two three. Four five six."  # page 2 begins at "Four", offset 15
+    hit = _hit(1, 7, 0, text, 0.9)
+    (passage,) = merge_hits([hit], {1: PageSpan(1, (15,))})
+    assert (passage.page, passage.last_page, passage.page_breaks) == (1, 2, (15,))
+    assert citation_line(1, passage) == "[1] doc7.txt, pp. 1-2, chars 0-29"
+    # Cut to fit the budget, it keeps page 1's sentence and cites page 1 alone.
+    (cut,), context, _ = pack([passage], 10, words)
+    assert (cut.text, cut.last_page, cut.page_breaks) == ("One two three.", 1, ())
+    assert context.startswith("[1] doc7.txt, p. 1, chars 0-14\n")
+    # A chunk without known pages (an index older than page breaks): its hit's page.
+    (old,) = merge_hits([replace(hit, page=2)])
+    assert (old.page, old.last_page) == (2, 2) and ", p. 2, " in citation_line(1, old)
+
+
+def test_context_cites_the_pages_of_a_pdf_passage(pdf_index: Path, encoder: Encoder) -> None:
+    """The chunk starts on page 1 and the answer is on page 2: the citation names both."""
+    searcher = Searcher(pdf_index, EncoderSpec.of(encoder))
+    try:
+        result = build_context(searcher, PDF_QUESTION, SearchOptions(k=3), token_budget=500)
+    finally:
+        searcher.close()
+    (passage,) = result.passages
+    assert "whale oil" in passage.text
+    assert (passage.page, passage.last_page, len(passage.page_breaks)) == (1, 2, 1)
+    first_line = result.context.splitlines()[0]
+    assert first_line.startswith("[1] logbook.pdf, ") and ", pp. 1-2, chars " in first_line
+    assert result.to_dict()["passages"][0]["page_breaks"] == passage.page_breaks
 
 
 # --- build_context over the shared search index ---------------------------------------

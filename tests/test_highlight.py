@@ -6,11 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semsearch.search.highlight import SEMANTIC_SENTENCES, highlight_chunks, query_terms, stem
+from semsearch.indexer.documents import PageSpan
+from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.search.highlight import (
+    SEMANTIC_SENTENCES,
+    highlight_chunks,
+    on_pages,
+    query_terms,
+    stem,
+)
 from semsearch.search.hits import Highlight
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
-from tests.helpers import SEARCH_DOCS
+from tests.helpers import PDF_PAGES, PDF_QUESTION, SEARCH_DOCS
 
 QUERIES = [
     ("zorblax cellulose", Mode.LEXICAL),
@@ -232,3 +240,32 @@ def test_highlight_reconstruction_helper_sees_whole_documents(search_searcher: S
     original = SEARCH_DOCS[hit.path]
     assert all(original[i] == c for i, c in characters.items())
     assert {i for i, c in enumerate(original) if not c.isspace()} <= set(characters)
+
+
+# --- pages (PDF) ----------------------------------------------------------------------
+
+def test_each_highlight_gets_the_page_it_starts_on() -> None:
+    first, second = Highlight("On page one.", 10, 22), Highlight("On page two.", 60, 72)
+    assert on_pages([first, second], PageSpan(3, (50,))) == [
+        Highlight("On page one.", 10, 22, page=3), Highlight("On page two.", 60, 72, page=4)]
+    assert on_pages([first], PageSpan(None)) == [first]  # no pages outside PDFs
+    # An empty page between: two breaks at one offset.
+    assert on_pages([second], PageSpan(1, (50, 50))) == [
+        Highlight("On page two.", 60, 72, page=3)]
+
+
+def test_a_pdf_hit_cites_the_page_of_its_highlight(pdf_index: Path, encoder: Encoder) -> None:
+    searcher = Searcher(pdf_index, EncoderSpec.of(encoder))
+    try:
+        for mode in Mode:
+            (hit,) = searcher.search(PDF_QUESTION, SearchOptions(k=1, mode=mode)).results
+            chunk_pages = searcher.chunk_pages([hit.chunk_id])[hit.chunk_id]
+            # One chunk holds both pages: it starts on page 1, the answer is on page 2.
+            assert chunk_pages.page == 1 and len(chunk_pages.breaks) == 1
+            assert PDF_PAGES[0].split(".")[0] in hit.text and "whale oil" in hit.text
+            (highlight,) = hit.highlights
+            assert highlight.text.startswith("The lamp burned whale oil")
+            assert (highlight.page, hit.page) == (2, 2), mode
+            assert hit.to_dict()["highlights"][0]["page"] == 2
+    finally:
+        searcher.close()

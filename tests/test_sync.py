@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.settings import DEFAULT_MODEL
-from tests.helpers import spec_loading
+from tests.helpers import PDF_PAGES, PDF_QUESTION, make_pdf, spec_loading
 
 GOOD = {
     "notes.txt": "Meeting notes. We agreed to ship the search engine on Friday.\n",
@@ -216,6 +217,41 @@ def test_a_file_too_large_is_read_once_the_limit_admits_it(
     assert raised.updated == 1 and "long.txt" not in {s.path for s in raised.skipped}
     assert raised.skipped_unchanged == len(BAD)
     assert "long.txt" in _chunk_ids_by_path(index_dir)
+
+
+def test_an_index_older_than_page_breaks_stays_readable_and_gains_them(
+    tmp_path: Path, index_dir: Path, encoder: Encoder
+) -> None:
+    from semsearch.search.searcher import Searcher
+
+    root = tmp_path / "pdfs"
+    root.mkdir()
+    (root / "logbook.pdf").write_bytes(make_pdf(PDF_PAGES))
+    _sync(root, index_dir, lambda: encoder)
+    connection = sqlite3.connect(index_dir / "index.sqlite")  # as the schema was before
+    for table in ("chunks", "staged_chunks"):
+        connection.execute(f"ALTER TABLE {table} DROP COLUMN page_breaks")
+    connection.commit()
+    connection.close()
+
+    def chunk_pages() -> list[tuple[int | None, tuple[int, ...]]]:
+        with _store(index_dir) as store:  # read-only, as a server opens it
+            doc_id = store.documents()["logbook.pdf"].id
+            return [(c.page, c.page_breaks) for c in store.document_chunks(doc_id)]
+
+    assert chunk_pages() == [(1, ())]
+    searcher = Searcher(index_dir, EncoderSpec.of(encoder))
+    try:
+        (hit,) = searcher.search(PDF_QUESTION).results
+    finally:
+        searcher.close()
+    assert (hit.page, hit.highlights[0].page) == (1, 1)  # the chunk's page: all it knows
+    # The next sync adds the column; a chunk gets its breaks when its file is read again.
+    assert _sync(root, index_dir, _never).unchanged == 1
+    assert chunk_pages() == [(1, ())]
+    _sync(root, index_dir, lambda: encoder,
+          SyncOptions(chunk_tokens=64, chunk_overlap=8, rebuild=True))
+    assert [(page, len(breaks)) for page, breaks in chunk_pages()] == [(1, 1)]
 
 
 def test_touched_file_with_same_content_is_not_reencoded(
