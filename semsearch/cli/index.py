@@ -24,6 +24,7 @@ from semsearch.cli.common import (
     app,
     console,
     domain_errors,
+    fail,
     out,
     settings_with,
 )
@@ -190,20 +191,45 @@ def evaluate_command(
         help="Drop a document whose id equals the query's (BEIR convention).")] = False,
     backend: Annotated[str | None, typer.Option(help=(
         "Encoder backend for a BEIR corpus's index: torch, onnx or onnx-int8 "
-        "[env SEMSEARCH_BACKEND]; default: that index's own"))] = None,
+        "(env SEMSEARCH_BACKEND); default: that index's own (--pairs, --labelled: as "
+        "`semsearch embed`)"))] = None,
     index_dir: IndexDirOption = None,
+    pairs: Annotated[Path | None, typer.Option(help=(
+        "The model alone: text_a<TAB>text_b<TAB>score lines or JSONL; Spearman and Pearson "
+        "of cosine vs score."))] = None,
+    labelled: Annotated[Path | None, typer.Option(help=(
+        "The model alone: JSONL {\"text\", \"label\"} or text<TAB>label lines; accuracy "
+        "and macro-F1 of zero-shot and cross-validated few-shot classify."))] = None,
+    model: Annotated[str | None, typer.Option(help=(
+        "--pairs, --labelled: model name or path (env SEMSEARCH_MODEL); or --index-dir "
+        "for that index's model."))] = None,
+    folds: Annotated[int | None, typer.Option(help="--labelled: cross-validation folds, "
+                                              "at most (default 5).")] = None,
+    method: Annotated[str | None, typer.Option(help="--labelled: few-shot method: auto "
+                                               "(the default), logistic or centroid.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure nDCG@10, Recall@10/100, MRR@10 and latency on a benchmark or your queries.
+    """Measure nDCG@10, Recall@10/100, MRR@10 and latency on a benchmark or your queries;
+    or the model alone on scored pairs (--pairs) or labelled texts (--labelled).
 
     A BEIR corpus is indexed through the same path as `semsearch index`, into an index
     directory (default .semsearch-eval/NAME) that later runs reuse.
     """
+    from semsearch.cli.evaluate_text import evaluate_model, refuse_other_options
     from semsearch.search import evaluate as ev
 
-    if (dataset is None) == (queries is None):
-        console.print("[red]error:[/red] give either a BEIR DATASET folder or --queries FILE")
-        raise typer.Exit(2)
+    if sum(source is not None for source in (dataset, queries, pairs, labelled)) != 1:
+        raise fail("give one of: a BEIR DATASET folder, --queries FILE, --pairs FILE, "
+                   "--labelled FILE")
+    text_mode = pairs is not None or labelled is not None
+    refuse_other_options(
+        text_mode, model_options=(model, folds, method) != (None, None, None),
+        retrieval_options=(mode, rerank, split, ignore_identical_ids) != (
+            "dense,lexical,hybrid", False, "test", False))
+    if text_mode:
+        evaluate_model(pairs, labelled, index_dir=index_dir, model=model, backend=backend,
+                       folds=folds, method=method, as_json=as_json)
+        return
     modes = [m.strip() for m in mode.split(",") if m.strip()]
     settings = settings_with(index_dir=index_dir, backend=backend)
     with domain_errors():
