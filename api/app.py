@@ -8,12 +8,12 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
-from semsearch.api.deps import require_read
+from semsearch.api.deps import bearer_scheme, require_read
 from semsearch.api.errors import install_error_handlers
 from semsearch.api.mcp_server import mount_mcp
 from semsearch.api.metrics import install_metrics
 from semsearch.api.routes import context as context_routes
-from semsearch.api.routes import index, metrics, openai_compat, search, tools, web
+from semsearch.api.routes import index, metrics, openai_compat, rerank, search, tools, web
 from semsearch.api.security import install_security
 from semsearch.indexer.background import BackgroundSync
 from semsearch.indexer.encoders import EncoderSpec
@@ -60,10 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_security(app, settings)
     # Added last, so outermost: it also counts and logs the 401s and 413s answered above.
     install_metrics(app)
-    protected = [Depends(require_read)]
+    # bearer_scheme only declares the key in the OpenAPI schema; require_read checks it.
+    protected = [Depends(require_read), Depends(bearer_scheme)]
     app.include_router(index.router, dependencies=protected)
     app.include_router(search.router, dependencies=protected)
     app.include_router(tools.router, dependencies=protected)
+    app.include_router(rerank.router, dependencies=protected)
     app.include_router(openai_compat.router, dependencies=protected)
     app.include_router(metrics.router, dependencies=protected)
     app.include_router(context_routes.router, dependencies=protected)

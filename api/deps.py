@@ -1,6 +1,7 @@
 """Dependencies: the searcher kept on app.state, and the API key checks."""
 
 from fastapi import HTTPException, Request, status
+from fastapi.security import HTTPBearer
 
 from semsearch.api.security import UNAUTHORIZED, auth_enabled, key_role
 from semsearch.indexer.background import BackgroundSync
@@ -21,6 +22,14 @@ def get_settings(request: Request) -> Settings:
 def get_sync(request: Request) -> BackgroundSync:
     sync: BackgroundSync = request.app.state.sync
     return sync
+
+
+# The key as OpenAPI's security scheme, so /docs has an "Authorize" button. It checks
+# nothing (auto_error=False): the middleware in api/security.py and `require_read` do.
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="apiKey",
+    description="`Authorization: Bearer <key>`: SEMSEARCH_API_KEY or one of "
+                "SEMSEARCH_READ_KEYS; needed only when the server sets keys")
 
 
 def require_read(request: Request) -> None:

@@ -15,11 +15,12 @@ from semsearch.indexer.errors import (
     IndexWriteError,
     PathNotAllowedError,
 )
-from semsearch.search.errors import InvalidQueryError, SearchError
+from semsearch.search.errors import InvalidQueryError, SearchError, TextTooLongError
 
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[Exception], int]] = [
+    (TextTooLongError, 413),  # Text Embeddings Inference's status for `truncate: false`
     (InvalidQueryError, 422),
     (RerankerLoadError, 503),  # the server lacks its cross-encoder (offline, wrong path)
     (IndexLockedError, 409),
@@ -45,7 +46,10 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(error)
         if status >= 500:
             log.error("%s %s failed", request.method, request.url.path, exc_info=error)
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        body = {"detail": str(error)}
+        if isinstance(error, TextTooLongError):  # only TEI's request shapes raise it
+            body = {"error": str(error), "error_type": "Validation", **body}  # TEI's keys
+        return JSONResponse(body, status_code=status)
 
     app.add_exception_handler(IndexerError, handle)
     app.add_exception_handler(SearchError, handle)

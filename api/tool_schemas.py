@@ -7,7 +7,16 @@ gets a 422 that names the field and the limit.
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from semsearch.search.text_tools import DEFAULT_TEMPERATURE, MIN_TEMPERATURE
 
@@ -46,6 +55,42 @@ class EmbedResponse(BaseModel):
     model: str
     dimension: int
     embeddings: list[list[float]] = Field(description="unit vectors, one per text, in order")
+
+
+class TeiEmbedRequest(_Strict):
+    """Text Embeddings Inference's body; the answer is a bare list of vectors, as TEI's."""
+
+    inputs: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS)] = Field(
+        ..., description=f"a string or 1 to {MAX_TEXTS} strings")
+    normalize: bool = Field(True, description="true only: this server's vectors are always "
+                            "unit length (the index is cosine); false is refused with 422")
+    truncate: bool = Field(False, description="false (TEI's default): an input longer than "
+                           "the model reads is refused with 413; true: its first tokens count")
+
+    @field_validator("normalize")
+    @classmethod
+    def _normalised_only(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("normalize: false is not available: this server's model returns "
+                             "unit vectors only (L2-normalised, as the index's cosine needs); "
+                             "send true or leave it out")
+        return value
+
+    def texts(self) -> list[str]:
+        return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+
+
+def _embed_shape(body: Any) -> str:
+    """Which form an /embed body is: TEI's has `inputs`, ours `texts`."""
+    if isinstance(body, TeiEmbedRequest) or (isinstance(body, dict) and "inputs" in body):
+        return "tei"
+    return "semsearch"
+
+
+# One route, two bodies: errors name the form the body was read as ("semsearch" or "tei").
+EmbedBody = Annotated[Annotated[EmbedRequest, Tag("semsearch")]
+                      | Annotated[TeiEmbedRequest, Tag("tei")], Discriminator(_embed_shape)]
+TeiEmbedResponse = list[list[float]]
 
 
 # --- /similarity ------------------------------------------------------------------------
@@ -227,7 +272,30 @@ class OpenAIError(BaseModel):
     code: str | None
 
 
+class TeiErrorResponse(BaseModel):
+    """Text Embeddings Inference's error, with `detail` as our other routes have it. A body
+    over SEMSEARCH_MAX_BODY_BYTES, refused before any route, has `detail` only."""
+
+    error: str | None = Field(None, description="TEI's message: the same as `detail`")
+    error_type: Literal["Validation"] | None = Field(None, description="TEI's error type")
+    detail: str
+
+
 class OpenAIErrorResponse(BaseModel):
     error: OpenAIError
     detail: str | list[dict[str, Any]] = Field(
         description="what the other routes would answer: a message, or pydantic's errors")
+
+
+# --- /v1/models -------------------------------------------------------------------------
+class OpenAIModel(BaseModel):
+    id: str = Field(description="the name /v1/embeddings accepts as `model`")
+    object: Literal["model"] = "model"
+    created: int = Field(description="Unix time of the index's last sync (0 before any): "
+                         "a local model records no creation time")
+    owned_by: str
+
+
+class OpenAIModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[OpenAIModel]

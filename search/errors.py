@@ -7,3 +7,7 @@ class SearchError(Exception):
 
 class InvalidQueryError(SearchError):
     """The query or its options cannot be answered as given."""
+
+
+class TextTooLongError(InvalidQueryError):
+    """A text holds more tokens than the model reads, and the caller asked not to cut it."""

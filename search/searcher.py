@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.encoders import DEFAULT_RERANK_MODEL, EncoderSpec
-from semsearch.indexer.encoders.cross_encoder import Reranker
+from semsearch.indexer.encoders.cross_encoder import Reranker, RerankerLoadError
 from semsearch.indexer.vector_index import VectorIndex, limit_threads
 from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
 from semsearch.search.errors import InvalidQueryError
@@ -29,7 +29,7 @@ from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.query_embedding import QueryEmbedding, call_now
 from semsearch.search.ranking import best_per_document, complete_dense, gate, make_hits, rank
 from semsearch.search.reader import SEARCH_THREADS, IndexReader, Snapshot
-from semsearch.search.rerank import rerank_hits
+from semsearch.search.rerank import RerankScorer, rerank_hits
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Searcher:
                                             initargs=(SEARCH_THREADS,))
         self.rerank_model = rerank_model
         self._reranker: Reranker | None = None
+        self._reranker_failed = False  # "auto" tried the cross-encoder and it did not load
         self._lock = threading.Lock()
 
     @property
@@ -87,6 +88,27 @@ class Searcher:
             if self._reranker is None:
                 self._reranker = Reranker(self.rerank_model, self.encoder.device)
             return self._reranker
+
+    def text_reranker(self, scorer: RerankScorer) -> Reranker | None:
+        """What scores texts for `scorer`: the cross-encoder, or None for the cosine.
+
+        "auto" is the cross-encoder if it loads; the first time it does not, the reason
+        is logged and every later call answers None (cosine) without trying again.
+
+        Raises:
+            RerankerLoadError: `scorer` is "cross-encoder" and it cannot be loaded.
+        """
+        if scorer == "cosine" or (scorer == "auto" and self._reranker_failed):
+            return None
+        if scorer == "cross-encoder":
+            return self.reranker
+        try:
+            return self.reranker
+        except RerankerLoadError as error:
+            logger.warning("rerank scorer auto: no cross-encoder (%s); ranking texts by "
+                           "cosine of %s", error, self.model_name)
+            self._reranker_failed = True
+            return None
 
     def wait_for_bm25(self, timeout: float | None = None) -> bool:
         """See `IndexReader.wait_for_bm25`."""

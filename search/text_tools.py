@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from semsearch.indexer.encoders import Encoder
-from semsearch.search.errors import InvalidQueryError
+from semsearch.search.errors import InvalidQueryError, TextTooLongError
 
 # Zero-shot and nearest-centroid probabilities are softmax(cosine / temperature). Cosines
 # of one text to different labels differ by a few tenths at most; 0.03 turns a lead of
@@ -44,9 +44,19 @@ class Classification:
 
 
 # --- embed and compare ------------------------------------------------------------------
-def embed(encoder: Encoder, texts: Sequence[str]) -> NDArray[np.float32]:
-    """Unit vectors of `texts`, one row each, in order. Raises InvalidQueryError on none."""
+def embed(encoder: Encoder, texts: Sequence[str], truncate: bool = True) -> NDArray[np.float32]:
+    """Unit vectors of `texts`, one row each, in order.
+
+    The model reads each text's first `encoder.max_tokens` tokens; with `truncate` False a
+    longer text is refused instead (see `check_token_limit`).
+
+    Raises:
+        InvalidQueryError: no texts, or an empty one.
+        TextTooLongError: `truncate` is False and a text is longer than the model reads.
+    """
     _check_texts(texts, "texts")
+    if not truncate:
+        check_token_limit(encoder, texts)
     return encoder.encode(list(texts))
 
 
@@ -239,6 +249,26 @@ def embed_with_usage(encoder: Encoder, texts: Sequence[str],
     if dimensions is not None:
         vectors = truncate_dimensions(vectors, dimensions)
     return EmbeddingBatch(vectors, count_tokens(encoder, texts))
+
+
+def check_token_limit(encoder: Encoder, texts: Sequence[str], what: str = "inputs") -> None:
+    """Refuse texts the model would cut (Text Embeddings Inference's `truncate: false`).
+
+    Tokens are counted with [CLS] and [SEP] and without any cut; the model reads at most
+    `encoder.max_tokens` + 2 of them.
+
+    Raises:
+        TextTooLongError: a text holds more; the message names the first and its count.
+    """
+    if not texts:
+        return
+    limit = encoder.max_tokens + 2
+    encoded = encoder.tokenizer(list(texts), add_special_tokens=True, truncation=False)
+    for position, ids in enumerate(encoded["input_ids"]):
+        if len(ids) > limit:
+            raise TextTooLongError(
+                f"{what}[{position}] has {len(ids)} tokens; the model reads at most {limit}: "
+                "shorten it, or send \"truncate\": true to have it cut")
 
 
 def truncate_dimensions(vectors: NDArray[np.float32], dimensions: int) -> NDArray[np.float32]:

@@ -16,6 +16,7 @@ from semsearch.indexer.encoders import (
 from semsearch.indexer.encoders.base import check_backend
 from semsearch.indexer.sync import SyncJob, SyncOptions
 from semsearch.indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
+from semsearch.search.rerank import RerankScorer
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_RERANK_MODEL", "Settings"]
 
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
         default=None, description="auto (exact flat, approximate past a size), flat, hnsw, "
         "ivf; None keeps the index's recorded choice (auto for a new index)")
     rerank_model: str = DEFAULT_RERANK_MODEL
+    rerank_scorer: RerankScorer = Field(
+        default="auto", description="what scores POST /rerank: cross-encoder (rerank_model; "
+        "503 when it cannot load), cosine (the index's model), or auto: the cross-encoder "
+        "when it loads, else cosine; the answer says which")
     backend: str | None = Field(
         default=None, description="torch, onnx or onnx-int8; None: onnx on the CPU, torch on "
         "a GPU. An existing index is always searched and synced with the backend it records.")

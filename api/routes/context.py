@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 
+from semsearch.api import examples
 from semsearch.api.context_schemas import ContextRequest
 from semsearch.api.deps import get_searcher
 from semsearch.search.context import ContextResult, build_context
@@ -14,7 +15,8 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
 @router.post("/context", response_model=ContextResult)
-def context(request: ContextRequest, searcher: SearcherDep) -> ContextResult:
+def context(request: Annotated[ContextRequest, Body(openapi_examples=examples.CONTEXT)],
+            searcher: SearcherDep) -> ContextResult:
     """Passages for `question` within `token_budget` tokens, numbered [1], [2]… with
     their citations, and the ready-to-paste `context` string."""
     return build_context(searcher, request.question, request.to_options(),

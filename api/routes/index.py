@@ -3,9 +3,10 @@
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi import Path as PathParameter
 
+from semsearch.api import examples
 from semsearch.api.deps import get_searcher, get_settings, get_sync, require_admin
 from semsearch.api.schemas import IndexRequest
 from semsearch.indexer.background import BackgroundSync, SyncStatus
@@ -37,7 +38,8 @@ def stats(searcher: SearcherDep) -> IndexStats:
 
 @router.post("/index", response_model=SyncStatus, status_code=202, tags=["index"],
              dependencies=[Depends(require_admin)])
-def start_index(request: IndexRequest, searcher: SearcherDep, sync: SyncDep,
+def start_index(request: Annotated[IndexRequest, Body(openapi_examples=examples.INDEX)],
+                searcher: SearcherDep, sync: SyncDep,
                 settings: SettingsDep) -> SyncStatus:
     """Start syncing the index's folder (or `path`) in the background; answers at once.
 

@@ -1,4 +1,5 @@
-"""POST /v1/embeddings in OpenAI's format, so OpenAI clients can use the index's model.
+"""POST /v1/embeddings and GET /v1/models in OpenAI's format, so OpenAI clients can use
+the index's model.
 
 Errors here answer in OpenAI's shape, {"error": {"message", "type", "param", "code"}},
 because OpenAI clients show only `error.message`; `detail` carries what our other routes
@@ -6,14 +7,17 @@ would have said. Status codes are the app's own (api/errors.py): 401, 404, 422.
 """
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import Path as PathParameter
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from semsearch.api import examples
+from semsearch.api.deps import get_searcher
 from semsearch.api.errors import status_for
 from semsearch.api.routes.tools import EncoderDep
 from semsearch.api.tool_schemas import (
@@ -21,11 +25,14 @@ from semsearch.api.tool_schemas import (
     OpenAIEmbeddingList,
     OpenAIEmbeddingRequest,
     OpenAIErrorResponse,
+    OpenAIModel,
+    OpenAIModelList,
     OpenAIUsage,
 )
 from semsearch.indexer.errors import IndexerError
 from semsearch.search import text_tools
 from semsearch.search.errors import SearchError
+from semsearch.search.searcher import Searcher
 
 
 class OpenAIErrorRoute(APIRoute):
@@ -70,8 +77,10 @@ def openai_error(status: int, message: str, param: str | None = None, code: str 
 @router.post("/embeddings", response_model=OpenAIEmbeddingList,
              responses={404: {"model": OpenAIErrorResponse, "description": "unknown model"},
                         422: {"model": OpenAIErrorResponse, "description": "bad request"}})
-def create_embeddings(request: OpenAIEmbeddingRequest,
-                      encoder: EncoderDep) -> OpenAIEmbeddingList | JSONResponse:
+def create_embeddings(
+        request: Annotated[OpenAIEmbeddingRequest,
+                           Body(openapi_examples=examples.OPENAI_EMBEDDINGS)],
+        encoder: EncoderDep) -> OpenAIEmbeddingList | JSONResponse:
     """Embed `input` with the index's model; `model` must name it (full or short name)."""
     if not text_tools.accepts_model_name(encoder.model_name, request.model):
         names = " or ".join(repr(n) for n in text_tools.model_names(encoder.model_name))
@@ -88,3 +97,28 @@ def create_embeddings(request: OpenAIEmbeddingRequest,
         data=[OpenAIEmbedding(index=i, embedding=e) for i, e in enumerate(embeddings)],
         model=encoder.model_name,
         usage=OpenAIUsage(prompt_tokens=tokens, total_tokens=tokens))
+
+
+def _model_entry(searcher: Searcher) -> OpenAIModel:
+    return OpenAIModel(id=searcher.encoder.model_name, owned_by="semsearch",
+                       created=int(searcher.reader.manifest.last_sync or 0))
+
+
+@router.get("/models", response_model=OpenAIModelList)
+def list_models(searcher: Annotated[Searcher, Depends(get_searcher)]) -> OpenAIModelList:
+    """The one model this server embeds with: the index's, the `model` /v1/embeddings takes."""
+    return OpenAIModelList(data=[_model_entry(searcher)])
+
+
+@router.get("/models/{model:path}", response_model=OpenAIModel,
+            responses={404: {"model": OpenAIErrorResponse, "description": "unknown model"}})
+def retrieve_model(
+        model: Annotated[str, PathParameter(openapi_examples={
+            "short name": {"value": "all-MiniLM-L6-v2"}})],
+        searcher: Annotated[Searcher, Depends(get_searcher)]) -> OpenAIModel | JSONResponse:
+    """The index's model by its full or short name (any case); another name is a 404."""
+    if not text_tools.accepts_model_name(searcher.encoder.model_name, model):
+        names = " or ".join(repr(n) for n in text_tools.model_names(searcher.encoder.model_name))
+        return openai_error(404, f"The model {model!r} does not exist here; this server "
+                            f"embeds with {names}.", param="model", code="model_not_found")
+    return _model_entry(searcher)
