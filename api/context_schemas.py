@@ -1,18 +1,15 @@
 """The request model of POST /context; the answer is the library's `ContextResult`."""
 
-import math
+from pydantic import Field, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
+from semsearch.api.request_model import RequestModel
 from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode, to_filters
 from semsearch.search.context import DEFAULT_TOKEN_BUDGET, MAX_TOKEN_BUDGET
 from semsearch.search.options import Mode as SearchMode
 from semsearch.search.options import SearchOptions
 
 
-class ContextRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ContextRequest(RequestModel):
     question: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS)
     k: int = Field(10, ge=1, le=MAX_K,
                    description=f"chunks retrieved before merging, 1 to {MAX_K}")
@@ -33,13 +30,6 @@ class ContextRequest(BaseModel):
     def _question(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the question is empty")
-        return value
-
-    @field_validator("min_score")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("min_score must be a finite number")
         return value
 
     def to_options(self) -> SearchOptions:

@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FiniteFloat
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semsearch.api.deps import require_api_key
+from semsearch.api.request_model import ValidText
 from semsearch.api.schemas import MAX_K, MAX_QUERY_CHARS, FiltersIn, Mode, to_filters
 from semsearch.indexer.errors import IndexerError
 from semsearch.search.context import (
@@ -67,8 +68,10 @@ class McpDocument(BaseModel):
     chunks: list[McpChunk] = Field(description="the chunks that overlap `text`")
 
 
+# The tools' arguments are checked as the HTTP routes' bodies are (api/request_model.py):
+# text that is not Unicode and numbers that are not finite are tool errors naming them.
 Query = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS,
-                             description="what to look for, in plain words")]
+                             description="what to look for, in plain words"), ValidText]
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"results wanted, 1 to {MAX_K}")]
 
 
@@ -100,7 +103,7 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
         question: Query, k: K = 10,
         token_budget: Annotated[int, Field(ge=1, le=MAX_TOKEN_BUDGET)] = DEFAULT_TOKEN_BUDGET,
         mode: Mode = "hybrid", filters: FiltersIn | None = None,
-        min_score: float | None = None,
+        min_score: FiniteFloat | None = None,
     ) -> ContextResult:
         """Passages answering `question`, merged, numbered [1], [2]… with citations and
         packed into at most `token_budget` tokens; empty with a note when none scores
@@ -113,7 +116,9 @@ def build_mcp_server(get_searcher: Callable[[], Searcher]) -> MCPServer[Any]:
 
     @server.tool()
     def get_document(
-        doc_id: int, start: Annotated[int, Field(ge=0)] = 0,
+        # SQLite ids are positive 64-bit integers; a larger number is no id, not a crash.
+        doc_id: Annotated[int, Field(ge=1, le=2**63 - 1)],
+        start: Annotated[int, Field(ge=0)] = 0,
         max_chars: Annotated[int, Field(ge=1, le=MAX_DOCUMENT_CHARS)] = 20_000,
     ) -> McpDocument:
         """The text of one document (by the doc_id of a hit), `max_chars` from `start`."""

@@ -1,12 +1,12 @@
 """Request models, with the documented limits enforced before any work; each turns into
 the library's own options. Responses are the library's dataclasses, served as they are."""
 
-import math
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from semsearch.api.request_model import RequestModel
 from semsearch.search.options import Filters, SearchOptions
 from semsearch.search.options import Mode as SearchMode
 
@@ -17,9 +17,7 @@ MAX_BATCH = 64
 Mode = Literal["dense", "lexical", "hybrid"]
 
 
-class FiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FiltersIn(RequestModel):
     path_prefix: str | None = Field(None, max_length=1024, description="path starts with")
     path_glob: str | None = Field(None, max_length=1024, description="SQLite GLOB on path")
     file_types: list[str] = Field(default_factory=list, max_length=32,
@@ -37,9 +35,7 @@ class FiltersIn(BaseModel):
         return values
 
 
-class SearchOptionsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchOptionsIn(RequestModel):
     k: int = Field(10, ge=1, le=MAX_K, description=f"results wanted, 1 to {MAX_K}")
     mode: Mode = "hybrid"
     rerank: bool = False
@@ -47,13 +43,6 @@ class SearchOptionsIn(BaseModel):
     group_by: Literal["document"] | None = None
     min_score: float | None = Field(
         None, description="cosine (dense, hybrid), BM25 (lexical), cross-encoder (rerank)")
-
-    @field_validator("min_score")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("min_score must be a finite number")
-        return value
 
     def to_options(self) -> SearchOptions:
         """The library's `SearchOptions` for this request."""
@@ -103,9 +92,7 @@ class BatchSearchRequest(SearchOptionsIn):
         return values
 
 
-class IndexRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IndexRequest(RequestModel):
     path: str | None = Field(None, max_length=4096,
                              description="folder to sync; default the index's own folder")
 

@@ -4,7 +4,6 @@ Every limit below is checked by pydantic before the model sees a text; a request
 gets a 422 that names the field and the limit.
 """
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from semsearch.api.request_model import RequestModel
 from semsearch.search.text_tools import DEFAULT_TEMPERATURE, MIN_TEMPERATURE
 
 MAX_TEXTS = 256  # texts per request (/embed, /classify, /v1/embeddings), queries of a matrix
@@ -41,8 +41,8 @@ LabelName = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS),
                       AfterValidator(_not_blank)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# Unknown fields, numbers that are not finite and text that is not Unicode: refused.
+_Strict = RequestModel
 
 
 # --- /embed -----------------------------------------------------------------------------
@@ -156,13 +156,6 @@ class ClassifyRequest(_Strict):
     temperature: float = Field(DEFAULT_TEMPERATURE, ge=MIN_TEMPERATURE, le=100,
                                description="softmax temperature of zero-shot and centroid")
 
-    @field_validator("temperature")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("temperature must be a finite number")
-        return value
-
     @model_validator(mode="after")
     def _one_kind(self) -> "ClassifyRequest":
         if (self.labels is None) == (self.examples is None):
@@ -221,7 +214,7 @@ class ClassifyResponse(BaseModel):
 
 
 # --- /v1/embeddings (OpenAI's format) ---------------------------------------------------
-class OpenAIEmbeddingRequest(BaseModel):
+class OpenAIEmbeddingRequest(RequestModel):
     # Unknown fields are ignored, as OpenAI-style clients may send more than we read.
     model_config = ConfigDict(extra="ignore")
 

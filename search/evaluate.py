@@ -19,6 +19,7 @@ import numpy as np
 
 from semsearch.indexer.encoders import DEFAULT_RERANK_MODEL, EncoderSpec
 from semsearch.indexer.sync import SyncJob, SyncProgress
+from semsearch.indexer.text_validity import lone_surrogate
 from semsearch.search.errors import SearchError
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
@@ -53,9 +54,14 @@ def _jsonl(path: Path) -> Iterator[dict[str, object]]:
         for number, line in enumerate(handle, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    row = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise DatasetError(f"{path}:{number}: not JSON: {error}") from error
+                # json reads an escaped lone surrogate ("\ud800"): no tokenizer takes it.
+                if lone_surrogate(json.dumps(row, ensure_ascii=False)) is not None:
+                    raise DatasetError(f"{path}:{number}: not valid Unicode text (an "
+                                       "escaped lone surrogate, such as \\ud800)")
+                yield row
 
 
 def load_beir(folder: Path, split: str = "test") -> Dataset:

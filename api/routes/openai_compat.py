@@ -11,14 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi import Path as PathParameter
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from semsearch.api import examples
 from semsearch.api.deps import get_searcher
-from semsearch.api.errors import status_for
+from semsearch.api.errors import status_for, validation_errors
 from semsearch.api.routes.tools import EncoderDep
 from semsearch.api.tool_schemas import (
     OpenAIEmbedding,
@@ -45,7 +44,7 @@ class OpenAIErrorRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as error:
-                errors = jsonable_encoder(error.errors())
+                errors = validation_errors(error)
                 first = ".".join(str(part) for part in errors[0]["loc"][1:]) if errors else None
                 message = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: "
                                     f"{e['msg']}" for e in errors)

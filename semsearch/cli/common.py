@@ -1,19 +1,68 @@
 """What every command shares: the typer app, the consoles, common options, settings
-from options, and the one place where domain errors become a message and exit code 2."""
+from options, the one place where arguments that are not text (or numbers that are not
+finite) are refused, and the one place where domain errors become a message and exit
+code 2."""
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
+from typer.models import CommandFunctionType
 
 from semsearch.indexer.errors import IndexerError
+from semsearch.indexer.text_validity import escaped_byte, lone_surrogate
 from semsearch.settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Semantic search over your own documents.")
+
+class CheckedCommand(TyperCommand):
+    """A command that refuses, before it runs, an argument or option that is not text,
+    or a number that is not finite.
+
+    Python hands over command-line bytes that are not UTF-8 as lone surrogates
+    (surrogateescape), which no tokenizer, SQLite or JSON encoder takes; click reads
+    `nan` and `inf` as floats. Such a value, alone or in a list, is a usage error naming
+    the parameter: exit status 2, no traceback.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: typer's Context, once parsing is done
+        for parameter in self.params:
+            problem = _argument_problem(ctx.params.get(parameter.name))
+            if problem is not None:
+                raise typer.BadParameter(problem, ctx=ctx, param_hint=parameter.opts)
+        return super().invoke(ctx)
+
+
+def _argument_problem(value: Any) -> str | None:
+    """What is wrong with a parameter's value; None when nothing is."""
+    for item in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a finite number"
+        text = str(item) if isinstance(item, str | Path) else ""
+        position = lone_surrogate(text)
+        if position is not None:
+            byte = escaped_byte(text[position])
+            if byte is None:
+                return f"not valid Unicode text (a lone surrogate at position {position})"
+            return (f"not valid UTF-8 (the byte 0x{byte:02x} at position {position}); "
+                    "give text and paths in UTF-8")
+    return None
+
+
+class _CheckedTyper(typer.Typer):
+    """A Typer whose commands are `CheckedCommand`s unless they name another class."""
+
+    def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None,
+                **options: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        return super().command(name, cls=cls or CheckedCommand, **options)
+
+
+app = _CheckedTyper(add_completion=False, no_args_is_help=True,
+                        help="Semantic search over your own documents.")
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
 

@@ -15,6 +15,7 @@ from semsearch.cli.common import (
     out,
     settings_with,
 )
+from semsearch.indexer.text_validity import lone_surrogate
 
 ModelOption = Annotated[str | None, typer.Option(
     "--model", help="Model name or path (env SEMSEARCH_MODEL); not with --index-dir.")]
@@ -61,7 +62,7 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
             raise fail(f"{path}:{number}: not a pair: {error}") from error
         if len(pair) != 2 or not all(isinstance(text, str) for text in pair):
             raise fail(f"{path}:{number}: want `a<TAB>b`, [a, b] or {{\"a\": .., \"b\": ..}}")
-        pairs.append((pair[0], pair[1]))
+        pairs.append(_unicode_texts(path, number, pair[0], pair[1]))
     return pairs
 
 
@@ -71,11 +72,23 @@ def _read_examples(path: Path) -> list[tuple[str, str]]:
     for number, line in enumerate(_read_lines(path), 1):
         try:
             row = json.loads(line)
-            examples.append((str(row["text"]), str(row["label"])))
+            text, label = str(row["text"]), str(row["label"])
         except (ValueError, KeyError, TypeError) as error:
             raise fail(f"{path}:{number}: want {{\"text\": .., \"label\": ..}}: "
                         f"{error}") from error
+        examples.append(_unicode_texts(path, number, text, label))
     return examples
+
+
+def _unicode_texts(path: Path, number: int, first: str, second: str) -> tuple[str, str]:
+    """The two texts of line `number`; a JSON escape of a lone surrogate (`\\ud800`)
+    makes no text: exit 2 naming the line."""
+    for text in (first, second):
+        position = lone_surrogate(text)
+        if position is not None:
+            raise fail(f"{path}:{number}: not valid Unicode text (a lone surrogate at "
+                       f"position {position})")
+    return first, second
 
 
 def _echo_json(value: object) -> None:
