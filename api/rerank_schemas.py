@@ -8,16 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag
 
-from semsearch.api.tool_schemas import Text, _Strict
+from semsearch.api.request_model import RequestModel
+from semsearch.api.tool_schemas import Text
 
 MAX_RERANK_TEXTS = 1_000  # documents (or texts) per request, Cohere's recommended most
 
 
-class RerankDocumentIn(_Strict):
+class RerankDocumentIn(RequestModel):
     text: Text
 
 
-class CohereRerankRequest(_Strict):
+class CohereRerankRequest(RequestModel):
     """Cohere's and Jina's body; `documents` are strings or `{"text"}` objects."""
 
     query: Text
@@ -36,7 +37,7 @@ class CohereRerankRequest(_Strict):
         return [d if isinstance(d, str) else d.text for d in self.documents]
 
 
-class TeiRerankRequest(_Strict):
+class TeiRerankRequest(RequestModel):
     """Text Embeddings Inference's body; the answer is a bare list, best first."""
 
     query: Text

@@ -41,12 +41,8 @@ LabelName = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS),
                       AfterValidator(_not_blank)]
 
 
-# Unknown fields, numbers that are not finite and text that is not Unicode: refused.
-_Strict = RequestModel
-
-
 # --- /embed -----------------------------------------------------------------------------
-class EmbedRequest(_Strict):
+class EmbedRequest(RequestModel):
     texts: list[Text] = Field(..., min_length=1, max_length=MAX_TEXTS,
                               description=f"1 to {MAX_TEXTS} texts")
 
@@ -57,7 +53,7 @@ class EmbedResponse(BaseModel):
     embeddings: list[list[float]] = Field(description="unit vectors, one per text, in order")
 
 
-class TeiEmbedRequest(_Strict):
+class TeiEmbedRequest(RequestModel):
     """Text Embeddings Inference's body; the answer is a bare list of vectors, as TEI's."""
 
     inputs: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS)] = Field(
@@ -94,7 +90,7 @@ TeiEmbedResponse = list[list[float]]
 
 
 # --- /similarity ------------------------------------------------------------------------
-class SimilarityRequest(_Strict):
+class SimilarityRequest(RequestModel):
     """Exactly one form: {a, b}; {pairs}; or {queries, documents} (a matrix)."""
 
     a: Text | None = None
@@ -138,12 +134,12 @@ class SimilarityResponse(BaseModel):
 
 
 # --- /classify --------------------------------------------------------------------------
-class ExampleIn(_Strict):
+class ExampleIn(RequestModel):
     text: Text
     label: LabelName
 
 
-class ClassifyRequest(_Strict):
+class ClassifyRequest(RequestModel):
     """`labels` as names or {name: description} classify zero-shot; labelled examples,
     as `examples` or `labels` {name: [texts]}, classify few-shot."""
 

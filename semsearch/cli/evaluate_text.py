@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from semsearch.cli.common import domain_errors, fail, out
-from semsearch.cli.tools import _tool_encoder
+from semsearch.cli.tools import tool_encoder
 
 
 def evaluate_model(pairs: Path | None, labelled: Path | None, *, index_dir: Path | None,
@@ -24,12 +24,12 @@ def evaluate_model(pairs: Path | None, labelled: Path | None, *, index_dir: Path
     with domain_errors():
         if pairs is not None:
             scored = evaluate_text.load_pairs(pairs)
-            encoder = _tool_encoder(index_dir, model, None, backend)
+            encoder = tool_encoder(index_dir, model, None, backend)
             correlation = evaluate_text.correlate_pairs(encoder, scored)
         else:
             assert labelled is not None
             examples = evaluate_text.load_labelled(labelled)
-            encoder = _tool_encoder(index_dir, model, None, backend)
+            encoder = tool_encoder(index_dir, model, None, backend)
             scores = evaluate_text.score_labelled(
                 encoder, examples, evaluate_text.DEFAULT_FOLDS if folds is None else folds,
                 method or "auto")

@@ -28,7 +28,7 @@ ToolIndexDirOption = Annotated[Path | None, typer.Option(
 
 
 
-def _tool_encoder(index_dir: Path | None, model: str | None, device: str | None,
+def tool_encoder(index_dir: Path | None, model: str | None, device: str | None,
                   backend: str | None) -> Any:
     """The model (and backend) of `index_dir` when given, else the configured ones."""
     from semsearch.indexer.stats import read_manifest
@@ -105,7 +105,7 @@ def embed(
     from semsearch.search import text_tools
 
     with domain_errors():
-        encoder = _tool_encoder(index_dir, model, device, backend)
+        encoder = tool_encoder(index_dir, model, device, backend)
         vectors = text_tools.embed(encoder, texts)
     if as_json:
         _echo_json({"model": encoder.model_name, "dimension": encoder.dimension,
@@ -141,7 +141,7 @@ def similarity(
     queries = _read_lines(queries_file) if queries_file else []
     documents = _read_lines(documents_file) if documents_file else []
     with domain_errors():
-        encoder = _tool_encoder(index_dir, model, device, backend)
+        encoder = tool_encoder(index_dir, model, device, backend)
         if texts:
             scores: Any = text_tools.similarity(encoder, texts[0], texts[1])
         elif pairs_file is not None:
@@ -184,7 +184,7 @@ def classify(
         raise fail("--method applies to --examples only")
     chosen_temperature = text_tools.DEFAULT_TEMPERATURE if temperature is None else temperature
     with domain_errors():
-        encoder = _tool_encoder(index_dir, model, device, backend)
+        encoder = tool_encoder(index_dir, model, device, backend)
         used: str
         if examples is not None:
             labelled = _read_examples(examples)
