@@ -10,7 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote, unquote
@@ -21,6 +21,7 @@ from semsearch.indexer.encoders import DEFAULT_RERANK_MODEL, EncoderSpec
 from semsearch.indexer.sync import SyncJob, SyncProgress
 from semsearch.indexer.text_validity import lone_surrogate
 from semsearch.search.errors import SearchError
+from semsearch.search.evaluate_highlights import Answer, evaluate_highlights, highlight_metrics
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
 
@@ -36,11 +37,13 @@ class DatasetError(SearchError):
 
 @dataclass
 class Dataset:
-    """Queries with their relevance judgements, and (BEIR) the documents."""
+    """Queries with their relevance judgements, (BEIR) the documents, and (a query
+    file's `answer`s) the passage that answers a query, by query id."""
 
     queries: dict[str, str]
     qrels: Qrels
     corpus: dict[str, tuple[str, str]]
+    answers: dict[str, Answer] = field(default_factory=dict)
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -108,7 +111,9 @@ def load_query_file(path: Path) -> Dataset:
     """A user's own queries for evaluating an index of their folder.
 
     JSONL: `{"query": "...", "relevant": ["path/in/folder.md", ...]}` per line (an `id`
-    is optional). TSV: `query<TAB>relevant path` per line; repeat a query for more paths.
+    is optional), or `"path": "..."` for one relevant document; an `answer`, an exact
+    passage of that one document, is scored by `evaluate_highlights`. TSV:
+    `query<TAB>relevant path` per line; repeat a query for more paths.
 
     Raises:
         DatasetError: the file is missing or malformed.
@@ -117,14 +122,22 @@ def load_query_file(path: Path) -> Dataset:
         raise DatasetError(f"no query file at {path}")
     texts: dict[str, str] = {}
     qrels: Qrels = {}
+    answers: dict[str, Answer] = {}
     if path.suffix == ".jsonl":
         for number, row in enumerate(_jsonl(path), 1):
-            query, relevant = row.get("query"), row.get("relevant")
+            query, answer = row.get("query"), row.get("answer")
+            relevant = [row["path"]] if isinstance(row.get("path"), str) else row.get("relevant")
             if not isinstance(query, str) or not isinstance(relevant, list) or not relevant:
-                raise DatasetError(f"{path}:{number}: needs a 'query' and a 'relevant' list")
+                raise DatasetError(f"{path}:{number}: needs a 'query' and a 'relevant' list "
+                                   "(or one 'path')")
             qid = str(row.get("id", number))
             texts[qid] = query
             qrels[qid] = {str(p): 1 for p in relevant}
+            if answer is not None:
+                if not isinstance(answer, str) or not answer.strip() or len(relevant) != 1:
+                    raise DatasetError(f"{path}:{number}: an 'answer' is a non-empty text "
+                                       "from the one relevant document ('path')")
+                answers[qid] = Answer(str(relevant[0]), answer)
     else:
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
@@ -136,7 +149,7 @@ def load_query_file(path: Path) -> Dataset:
                 qid = next((q for q, t in texts.items() if t == query), str(number))
                 texts[qid] = query
                 qrels.setdefault(qid, {})[relevant.strip()] = 1
-    return Dataset(queries=texts, qrels=qrels, corpus={})
+    return Dataset(queries=texts, qrels=qrels, corpus={}, answers=answers)
 
 
 def write_corpus_files(dataset: Dataset, folder: Path) -> int:
@@ -210,7 +223,9 @@ def evaluate(searcher: Searcher, dataset: Dataset, mode: Mode | str, rerank: boo
     """Run every query (one at a time, as a user would) and score the ranking.
 
     Documents are ranked by their best chunk (`group_by="document"`). Returns the
-    metrics of `score_run` plus the per-query latency `p50_ms` and `p99_ms`.
+    metrics of `score_run` plus the per-query latency `p50_ms` and `p99_ms`; when the
+    dataset has answers, also `highlight_accuracy` and `highlight_found`
+    (`evaluate_highlights`, a second search per answered query, outside the latency).
     """
     options = SearchOptions(k=DEPTH, mode=Mode(mode), rerank=rerank, group_by="document",
                             highlight=False)
@@ -229,6 +244,9 @@ def evaluate(searcher: Searcher, dataset: Dataset, mode: Mode | str, rerank: boo
     metrics = score_run(run, dataset.qrels)
     metrics["p50_ms"] = float(np.percentile(latencies, 50))
     metrics["p99_ms"] = float(np.percentile(latencies, 99))
+    if dataset.answers:
+        metrics.update(highlight_metrics(
+            evaluate_highlights(searcher, dataset.queries, dataset.answers, mode, rerank)))
     return metrics
 
 

@@ -209,8 +209,9 @@ def evaluate_command(
                                                "(the default), logistic or centroid.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure nDCG@10, Recall@10/100, MRR@10 and latency on a benchmark or your queries;
-    or the model alone on scored pairs (--pairs) or labelled texts (--labelled).
+    """Measure nDCG@10, Recall@10/100, MRR@10 and latency on a benchmark or your queries
+    (and, where their lines carry an `answer`, highlight accuracy); or the model alone
+    on scored pairs (--pairs) or labelled texts (--labelled).
 
     A BEIR corpus is indexed through the same path as `semsearch index`, into an index
     directory (default .semsearch-eval/NAME) that later runs reuse.
@@ -251,11 +252,17 @@ def evaluate_command(
     if as_json:
         out.print_json(json.dumps(results))
         return
-    table = Table("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p99 ms")
+    # A query file with answers adds the highlight columns (search/evaluate_highlights.py).
+    answered = [key for key in ("highlight_accuracy", "highlight_found")
+                if all(key in metrics for metrics in results.values())]
+    table = Table("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p99 ms",
+                  *({"highlight_accuracy": "Highlight acc.", "highlight_found": "Highlight found"}
+                    [key] for key in answered))
     for name, metrics in results.items():
         table.add_row(name, *(f"{metrics[key]:.4f}" for key in
                               ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
-                      f"{metrics['p50_ms']:.1f}", f"{metrics['p99_ms']:.1f}")
+                      f"{metrics['p50_ms']:.1f}", f"{metrics['p99_ms']:.1f}",
+                      *(f"{metrics[key]:.4f}" for key in answered))
     out.print(f"{len(data.queries)} queries")
     out.print(table)
 
