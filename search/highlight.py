@@ -9,10 +9,10 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from semsearch.indexer.chunk import sentence_cuts, split_sentences, trim
 from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.lexical_text import STOP_WORDS, has_chinese, words
 from semsearch.search.hits import Highlight
+from semsearch.search.sentences import Sentence, highlight_sentences
 
 # Of the chunks that share no word with the query, this many get the semantic fallback;
 # the others get their first sentence.
@@ -48,20 +48,25 @@ def highlight_chunks(
     chunks: list[tuple[str, int]],
     embed: Callable[[list[str]], NDArray[np.float32]] | None = None,
     query_vector: NDArray[np.float32] | None = None,
+    headings: list[tuple[str, ...]] | None = None,
 ) -> list[list[Highlight]]:
     """The best sentence of each (chunk text, document offset) pair, with document offsets.
 
-    A chunk's sentences are ranked by how many distinct query terms (stemmed) they hold,
-    ties going to the first. When none holds any, `embed` (unit vectors of texts), if
-    given, picks the sentence closest to the query in meaning, for the first
-    `SEMANTIC_HIGHLIGHTS` such chunks and `SEMANTIC_SENTENCES` sentences (one batch);
-    otherwise, and past those bounds, the first sentence stands in.
+    Sentences are whole (`highlight_sentences`: soft-wrapped lines joined) and ranked by
+    how many distinct query terms (stemmed) they hold, ties going to the first; a heading
+    line is chosen only when no body sentence holds a term. When none does, `embed`
+    (unit vectors of texts), if given, picks the body sentence closest to the query in
+    meaning, for the first `SEMANTIC_HIGHLIGHTS` such chunks and `SEMANTIC_SENTENCES`
+    sentences (one batch); otherwise, and past those bounds, the first body sentence
+    stands in.
 
     Args:
         query: the query text.
         chunks: (chunk text, offset of the chunk in its document) pairs.
         embed: the index's model, used only by the fallback.
         query_vector: the query's unit vector, if known, so that it is not embedded again.
+        headings: per chunk, lines that are headings wherever they stand (its section
+            path and its document's title).
 
     Returns:
         One list per chunk: its sentence as a Highlight, or nothing for a blank chunk.
@@ -71,11 +76,14 @@ def highlight_chunks(
     fallback: list[tuple[int, list[tuple[int, int]]]] = []
     budget = SEMANTIC_SENTENCES if embed is not None else 0
     for position, (text, _) in enumerate(chunks):
-        sentence = _best_sentence(text, terms)
+        sentences = highlight_sentences(text, headings[position] if headings else ())
+        sentence = _best_sentence(text, sentences, terms)
         if sentence is not None:
             chosen.append(sentence)
             continue
-        spans = split_sentences(text)  # no sentence holds a query term
+        # No body sentence holds a query term: the body stands in, headings only without it.
+        spans = [(s.start, s.end) for s in sentences if not s.heading] or [
+            (s.start, s.end) for s in sentences]
         chosen.append(spans[0] if spans else None)
         if len(spans) > 1 and budget > 0 and len(fallback) < SEMANTIC_HIGHLIGHTS:
             fallback.append((position, spans[:budget]))
@@ -100,36 +108,45 @@ def on_pages(highlights: list[Highlight], pages: PageSpan) -> list[Highlight]:
             for highlight in highlights]
 
 
-def _best_sentence(text: str, terms: set[str]) -> tuple[int, int] | None:
-    """The span of the sentence of `text` with the most distinct query terms (the first
-    of equals), or None when none holds one."""
-    if not terms:
+def _best_sentence(text: str, sentences: list[Sentence],
+                   terms: set[str]) -> tuple[int, int] | None:
+    """The span of the body sentence with the most distinct query terms (the first of
+    equals), or None when no body sentence holds one."""
+    found = _terms_by_sentence(text, sentences, terms)
+    body = [index for index in found if not sentences[index].heading]
+    if not body:
         return None
+    best = min(body, key=lambda index: (-len(found[index]), index))
+    return sentences[best].start, sentences[best].end
+
+
+def _terms_by_sentence(text: str, sentences: list[Sentence],
+                       terms: set[str]) -> dict[int, set[str]]:
+    """The query terms each sentence holds, by sentence index (sentences without any
+    left out)."""
+    if not terms or not sentences:
+        return {}
     lowered = text.lower()
     if has_chinese(text) or len(lowered) != len(text):
         # Words cut by jieba sentence by sentence, or lower-casing that moves offsets.
-        spans = split_sentences(text)
-        overlaps = [len(terms.intersection(map(stem, words(text[s:e])))) for s, e in spans]
-        best = int(np.argmax(overlaps)) if spans else 0
-        return spans[best] if spans and overlaps[best] else None
+        held = {index: terms.intersection(map(stem, words(text[s.start:s.end])))
+                for index, s in enumerate(sentences)}
+        return {index: found for index, found in held.items() if found}
     # A stem is a prefix of its word, so only the words that begin with a query stem
-    # (found by str.find, which is fast) are stemmed. Sentences end at whitespace, so no
-    # word crosses from one into the next.
-    cuts: list[int] | None = None
+    # (found by str.find, which is fast) are stemmed; a word lies inside one sentence.
+    starts = [sentence.start for sentence in sentences]
     found: dict[int, set[str]] = {}
     for term in terms:
         at = lowered.find(term)
         while at >= 0:
             if at == 0 or not _WORD_CHAR.match(lowered, at - 1):
                 end = _WORD_REST.match(lowered, at).end()  # type: ignore[union-attr]
-                if stem(lowered[at:end]) == term:
-                    cuts = cuts or sentence_cuts(text)
-                    found.setdefault(bisect_right(cuts, at) - 1, set()).add(term)
+                index = bisect_right(starts, at) - 1
+                if index >= 0 and end <= sentences[index].end \
+                        and stem(lowered[at:end]) == term:
+                    found.setdefault(index, set()).add(term)
             at = lowered.find(term, at + 1)
-    if not found or cuts is None:
-        return None
-    best = min(found, key=lambda sentence: (-len(found[sentence]), sentence))
-    return trim(text, cuts[best], cuts[best + 1])
+    return found
 
 
 def _closest_sentences(

@@ -241,7 +241,8 @@ class Searcher:
     def _highlight(self, query: str, vector: NDArray[np.float32] | None,
                    hits: list[Hit]) -> None:
         chunks = [(hit.text, hit.start) for hit in hits]
-        found = highlight_chunks(query, chunks, self._embeddings.embed, vector)
+        headings = [(*hit.headings, hit.title) for hit in hits]
+        found = highlight_chunks(query, chunks, self._embeddings.embed, vector, headings)
         pages = self.chunk_pages([hit.chunk_id for hit in hits if hit.page is not None])
         for hit, highlights in zip(hits, found, strict=True):
             hit.highlights = on_pages(highlights, pages.get(hit.chunk_id, PageSpan(hit.page)))

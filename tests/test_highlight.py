@@ -18,6 +18,7 @@ from semsearch.search.highlight import (
 from semsearch.search.hits import Highlight
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
+from semsearch.search.sentences import highlight_sentences
 from tests.helpers import PDF_PAGES, PDF_QUESTION, SEARCH_DOCS
 
 QUERIES = [
@@ -269,3 +270,67 @@ def test_a_pdf_hit_cites_the_page_of_its_highlight(pdf_index: Path, encoder: Enc
             assert hit.to_dict()["highlights"][0]["page"] == 2
     finally:
         searcher.close()
+
+
+# --- whole sentences and headings (search/sentences.py) -------------------------------
+
+SOFT_WRAPPED = (
+    "## Water temperature and quality\n"
+    "\n"
+    "Cold water extracts too little. Water just off the boil, roughly 90 to 96 °C,\n"
+    "suits most methods, and soft water tastes\n"
+    "cleaner than hard.\n"
+    "\n"
+    "- Filter hard water\n"
+    "- Descale the kettle\n"
+)
+
+
+def test_soft_wrapped_lines_join_into_one_sentence_with_exact_offsets() -> None:
+    (highlight,) = _best("what water temperature suits brewing", SOFT_WRAPPED, 40)
+    sentence = ("Water just off the boil, roughly 90 to 96 °C,\nsuits most methods, and soft "
+                "water tastes\ncleaner than hard.")
+    assert highlight.text == sentence
+    assert SOFT_WRAPPED[highlight.start - 40:highlight.end - 40] == highlight.text
+
+
+def test_a_pdf_layout_line_is_not_a_sentence_end() -> None:
+    text = ("part of the leaf. Blossom end rot is\na calcium deficiency in the fruit, but it is"
+            " usually caused by irregular\nwatering.\nMulch keeps soil moist.")
+    (highlight,) = _best("what causes blossom end rot", text)
+    assert highlight.text.startswith("Blossom end rot is\na calcium")
+    assert highlight.text.endswith("irregular\nwatering.")
+    assert text[highlight.start:highlight.end] == highlight.text
+
+
+def test_list_items_blank_lines_and_a_final_colon_end_sentences() -> None:
+    text = "Steps to follow:\n- Filter hard water\n- Descale the kettle\nwith vinegar\n\nDone"
+    spans = [text[s.start:s.end] for s in highlight_sentences(text)]
+    assert spans == ["Steps to follow:", "- Filter hard water",
+                     "- Descale the kettle\nwith vinegar", "Done"]
+
+
+@pytest.mark.parametrize("text, query, headings", [
+    ("## Water temperature\n\nKeep the water near 93 degrees for brewing.",
+     "water temperature", ()),
+    ("Greens and browns\n=================\n\nAdd two parts browns to one of greens.",
+     "greens and browns", ()),
+    ("Kubernetes Basics:\nKubernetes was released in 2014.", "kubernetes basics", ()),
+    ("Build an emergency fund\n\nA fund covers costs such as a car repair.",
+     "emergency fund", ()),
+    ("Greens and browns\nAdd two parts browns to one of greens.", "greens browns",
+     ("Compost", "Greens and browns")),
+])
+def test_a_heading_line_is_not_chosen_over_the_body(text: str, query: str,
+                                                    headings: tuple[str, ...]) -> None:
+    (highlights,) = highlight_chunks(query, [(text, 0)], headings=[headings])
+    assert [h.text for h in highlights] == [text.split("\n")[-1]]
+
+
+def test_a_heading_alone_stands_in_only_without_a_body() -> None:
+    text = "## Water temperature\n\nSoft is better than hard."
+    assert _best("water temperature", text)[0].text == "Soft is better than hard."
+    assert _best("water temperature", "## Water temperature")[0].text == \
+        "## Water temperature"
+    sentences = highlight_sentences(text)
+    assert [s.heading for s in sentences] == [True, False]

@@ -11,6 +11,7 @@ from semsearch.indexer.chunk import chunk_document, split_sentences
 from semsearch.indexer.documents import ParsedDocument, Section
 from semsearch.indexer.encoders import Encoder
 from semsearch.search.highlight import highlight_chunks
+from semsearch.search.sentences import highlight_sentences
 
 PIECES = st.one_of(
     st.sampled_from(["the", "indexer", "photosynthesis", "floccinaucinihilipilification",
@@ -82,7 +83,8 @@ def test_highlights_are_sentences_of_their_chunk(encoder: Encoder, query: str,
     results = highlight_chunks(query, chunks, encoder.encode)
     assert len(results) == len(chunks)
     for (text, offset), highlights in zip(chunks, results, strict=True):
-        spans = split_sentences(text)
+        # Highlights are whole sentences: soft-wrapped lines joined (search/sentences.py).
+        spans = [(s.start, s.end) for s in highlight_sentences(text)]
         assert len(highlights) == (1 if spans else 0)
         for highlight in highlights:
             assert offset <= highlight.start < highlight.end <= offset + len(text)
