@@ -24,6 +24,18 @@ SEMANTIC_SENTENCES = 8
 # `property` meets `properties` as BM25's Porter stemmer lets them: fewer hits that BM25
 # found by a word end up with no shared word here (and in the costly fallback).
 STEM_LENGTH = 6
+# A question that asks for a quantity or a date ("how many", "when", "what temperature",
+# "多少") is answered by a sentence that holds a number: among the sentences that share
+# query terms, one with a number counts as holding NUMBER_BONUS terms more.
+NUMBER_BONUS = 0.5
+_ASKS_QUANTITY = re.compile(
+    r"\b(?:how (?:much|many|long|far|old|big|tall|high|hot|cold|warm|fast|often|deep|large"
+    r"|heavy|wide)|when|what year|temperature|ratio|percent(?:age)?|share|proportion|rate"
+    r"|altitude|height|cost|price|speed|distance|age)s?\b"
+    r"|多少|多久|多高|多长|多大|什么时候|哪一?年|温度|比例", re.IGNORECASE)
+_HOLDS_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
+    r"|forty|fifty|hundred|thousand|million|billion|half|quarters?|dozen)\b", re.IGNORECASE)
 _WORD_CHAR = re.compile(r"\w")
 _WORD_REST = re.compile(r"\w*")
 
@@ -72,12 +84,13 @@ def highlight_chunks(
         One list per chunk: its sentence as a Highlight, or nothing for a blank chunk.
     """
     terms = query_terms(query)
+    bonus = NUMBER_BONUS if _ASKS_QUANTITY.search(query) else 0.0
     chosen: list[tuple[int, int] | None] = []
     fallback: list[tuple[int, list[tuple[int, int]]]] = []
     budget = SEMANTIC_SENTENCES if embed is not None else 0
     for position, (text, _) in enumerate(chunks):
         sentences = highlight_sentences(text, headings[position] if headings else ())
-        sentence = _best_sentence(text, sentences, terms)
+        sentence = _best_sentence(text, sentences, terms, bonus)
         if sentence is not None:
             chosen.append(sentence)
             continue
@@ -108,15 +121,22 @@ def on_pages(highlights: list[Highlight], pages: PageSpan) -> list[Highlight]:
             for highlight in highlights]
 
 
-def _best_sentence(text: str, sentences: list[Sentence],
-                   terms: set[str]) -> tuple[int, int] | None:
-    """The span of the body sentence with the most distinct query terms (the first of
-    equals), or None when no body sentence holds one."""
+def _best_sentence(text: str, sentences: list[Sentence], terms: set[str],
+                   number_bonus: float) -> tuple[int, int] | None:
+    """The span of the body sentence with the most distinct query terms, plus
+    `number_bonus` if it holds a number (the first of equals), or None when no body
+    sentence holds a term."""
     found = _terms_by_sentence(text, sentences, terms)
     body = [index for index in found if not sentences[index].heading]
     if not body:
         return None
-    best = min(body, key=lambda index: (-len(found[index]), index))
+
+    def score(index: int) -> float:
+        sentence = sentences[index]
+        holds_number = number_bonus and _HOLDS_NUMBER.search(text, sentence.start, sentence.end)
+        return len(found[index]) + (number_bonus if holds_number else 0.0)
+
+    best = min(body, key=lambda index: (-score(index), index))
     return sentences[best].start, sentences[best].end
 
 

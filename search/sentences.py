@@ -53,12 +53,11 @@ def highlight_sentences(text: str, headings: tuple[str, ...] = ()) -> list[Sente
     lines = [(start, text.find("\n", start) % (len(text) + 1)) for start in starts]
     sentences: list[Sentence] = []
     block: int | None = None  # where the paragraph being read began
-    before = ""
+    fresh = True  # the line starts a paragraph: after a blank, a heading or a full stop
     for index, (start, end) in enumerate(lines):
         line = text[start:end]
         after = text[lines[index + 1][0]:lines[index + 1][1]] if index + 1 < len(lines) else ""
-        first = not before.strip()  # the first line of a paragraph
-        before = line
+        first, fresh = fresh, True
         if not line.strip():
             _close(text, block, start, sentences)
             block = None
@@ -77,6 +76,8 @@ def highlight_sentences(text: str, headings: tuple[str, ...] = ()) -> list[Sente
         if _LINE_END.search(line):
             _close(text, block, end, sentences)
             block = None
+        else:
+            fresh = False
     _close(text, block, len(text), sentences)
     return sentences
 
@@ -95,9 +96,12 @@ def _is_heading(line: str, after: str, names: set[str], first: bool) -> bool:
         return False
     if stripped.endswith((":", "：")) and len(stripped.split()) <= _LABEL_WORDS and first:
         return True
-    # A line standing alone between blank lines, without a sentence's end, is a title.
-    return (first and not after.strip() and not _LINE_END.search(line)
-            and not stripped.endswith((",", ";")))
+    if not first or _LINE_END.search(line) or stripped.endswith((",", ";")):
+        return False
+    # A line without a sentence's end that starts a paragraph is a title when it stands
+    # alone, or when it is short and the next line begins with a capital (PDF headings).
+    return not after.strip() or (len(stripped.split()) <= _LABEL_WORDS
+                                 and after.lstrip()[:1].isupper())
 
 
 def _close(text: str, block: int | None, end: int, sentences: list[Sentence]) -> None:

@@ -334,3 +334,25 @@ def test_a_heading_alone_stands_in_only_without_a_body() -> None:
         "## Water temperature"
     sentences = highlight_sentences(text)
     assert [s.heading for s in sentences] == [True, False]
+
+
+def test_a_short_pdf_heading_line_is_not_joined_to_the_body() -> None:
+    text = ("The colony\nA honey bee colony has one queen and many workers.\n"
+            "Why costs matter\nThe yearly cost of a fund is its expense ratio.")
+    sentences = highlight_sentences(text)
+    assert [(text[s.start:s.end], s.heading) for s in sentences] == [
+        ("The colony", True), ("A honey bee colony has one queen and many workers.", False),
+        ("Why costs matter", True), ("The yearly cost of a fund is its expense ratio.", False)]
+
+
+def test_a_question_for_a_quantity_prefers_a_sentence_with_a_number() -> None:
+    text = "The bloom releases gas from the coffee. The bloom should last 30 to 45 seconds."
+    assert _best("how long should the bloom last", text)[0].text == \
+        "The bloom should last 30 to 45 seconds."
+    # Not a question for a quantity: ties go to the first sentence.
+    assert _best("why does the bloom matter", text)[0].text == \
+        "The bloom releases gas from the coffee."
+    # The number only breaks ties: more shared terms still win.
+    text = "Bloom 30 seconds. The bloom releases coffee gas."
+    assert _best("how much gas does the coffee bloom release", text)[0].text == \
+        "The bloom releases coffee gas."
