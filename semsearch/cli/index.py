@@ -217,7 +217,6 @@ def evaluate_command(
     directory (default .semsearch-eval/NAME) that later runs reuse.
     """
     from semsearch.cli.evaluate_text import evaluate_model, refuse_other_options
-    from semsearch.search import evaluate as ev
 
     if sum(source is not None for source in (dataset, queries, pairs, labelled)) != 1:
         raise fail("give one of: a BEIR DATASET folder, --queries FILE, --pairs FILE, "
@@ -231,27 +230,43 @@ def evaluate_command(
         evaluate_model(pairs, labelled, index_dir=index_dir, model=model, backend=backend,
                        folds=folds, method=method, as_json=as_json)
         return
-    modes = [m.strip() for m in mode.split(",") if m.strip()]
     settings = settings_with(index_dir=index_dir, backend=backend)
     with domain_errors():
-        if dataset is not None:
-            data = ev.load_beir(dataset, split)
-            work = index_dir or Path(".semsearch-eval") / dataset.resolve().name
-            job = settings.sync_job(work / "documents", work / "index")
-            with _progress_bar() as on_progress:
-                searcher = ev.open_beir_index(data, job, settings.rerank_model, on_progress)
-            to_doc_id: Callable[[str], str] = ev.beir_doc_id
-        else:
-            assert queries is not None
-            data = ev.load_query_file(queries)
-            searcher = _open_searcher(settings)
-            to_doc_id = str
-        with _run_progress() as on_run:
-            results = ev.evaluate_modes(searcher, data, modes, rerank, to_doc_id,
-                                        ignore_identical_ids, on_run)
+        count, results = _evaluate_retrieval(
+            settings, dataset, queries, index_dir, split,
+            [m.strip() for m in mode.split(",") if m.strip()], rerank, ignore_identical_ids)
     if as_json:
         out.print_json(json.dumps(results))
         return
+    _print_retrieval(count, results)
+
+
+def _evaluate_retrieval(settings: Settings, dataset: Path | None, queries: Path | None,
+                        index_dir: Path | None, split: str, modes: list[str], rerank: bool,
+                        ignore_identical_ids: bool) -> tuple[int, dict[str, dict[str, float]]]:
+    """(queries run, metrics by run name) on a BEIR folder, indexed on first use, or on
+    the configured index with a query file."""
+    from semsearch.search import evaluate as ev
+
+    if dataset is not None:
+        data = ev.load_beir(dataset, split)
+        work = index_dir or Path(".semsearch-eval") / dataset.resolve().name
+        job = settings.sync_job(work / "documents", work / "index")
+        with _progress_bar() as on_progress:
+            searcher = ev.open_beir_index(data, job, settings.rerank_model, on_progress)
+        to_doc_id: Callable[[str], str] = ev.beir_doc_id
+    else:
+        assert queries is not None
+        data = ev.load_query_file(queries)
+        searcher = _open_searcher(settings)
+        to_doc_id = str
+    with _run_progress() as on_run:
+        results = ev.evaluate_modes(searcher, data, modes, rerank, to_doc_id,
+                                    ignore_identical_ids, on_run)
+    return len(data.queries), results
+
+
+def _print_retrieval(count: int, results: dict[str, dict[str, float]]) -> None:
     # A query file with answers adds the highlight columns (search/evaluate_highlights.py).
     answered = [key for key in ("highlight_accuracy", "highlight_found")
                 if all(key in metrics for metrics in results.values())]
@@ -263,7 +278,7 @@ def evaluate_command(
                               ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
                       f"{metrics['p50_ms']:.1f}", f"{metrics['p99_ms']:.1f}",
                       *(f"{metrics[key]:.4f}" for key in answered))
-    out.print(f"{len(data.queries)} queries")
+    out.print(f"{count} queries")
     out.print(table)
 
 
