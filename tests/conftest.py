@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,23 @@ def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEMSEARCH_CACHE_DIR", str(path))
         yield path
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> list[tuple[Any, ...]]:
+    """Every `EncoderSpec.load` records (model, device, backend) and returns the session's
+    model, with the SEMSEARCH_* variables that choose one cleared (the CLI tests)."""
+    for name in ("SEMSEARCH_MODEL", "SEMSEARCH_DEVICE", "SEMSEARCH_BACKEND",
+                 "SEMSEARCH_INDEX_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    calls: list[tuple[Any, ...]] = []
+
+    def load(spec: EncoderSpec) -> Encoder:
+        calls.append((spec.model, spec.device, spec.backend))
+        return encoder
+
+    monkeypatch.setattr(EncoderSpec, "load", load)
+    return calls
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from semsearch.indexer.encoders import DEFAULT_MODEL, Encoder, EncoderSpec
 from semsearch.indexer.encoders.spec import LoadedEncoders
 
@@ -147,3 +149,18 @@ def make_pdf(pages: list[str]) -> bytes:
         pdf.add_page()
         pdf.multi_cell(0, 10, text=text)
     return bytes(pdf.output())
+
+
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the sync's planner parses from now on, in order (it still parses them)."""
+    import semsearch.indexer.plan as plan
+
+    parsed: list[str] = []
+    real_parse = plan.parse_document
+
+    def parse(path: str, data: bytes):  # type: ignore[no-untyped-def]
+        parsed.append(path)
+        return real_parse(path, data)
+
+    monkeypatch.setattr(plan, "parse_document", parse)
+    return parsed

@@ -31,21 +31,6 @@ EVAL = Path(__file__).resolve().parents[1] / "corpus" / "eval"
 PAIRS, LABELLED = EVAL / "pairs.tsv", EVAL / "labelled.jsonl"
 
 
-@pytest.fixture
-def loads(monkeypatch: pytest.MonkeyPatch, encoder: Encoder) -> list[tuple[Any, ...]]:
-    """The (model, device, backend) of every load; each returns the session's model."""
-    for name in ("SEMSEARCH_MODEL", "SEMSEARCH_DEVICE", "SEMSEARCH_BACKEND",
-                 "SEMSEARCH_INDEX_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    calls: list[tuple[Any, ...]] = []
-
-    def load(spec: EncoderSpec) -> Encoder:
-        calls.append((spec.model, spec.device, spec.backend))
-        return encoder
-
-    monkeypatch.setattr(EncoderSpec, "load", load)
-    return calls
-
 
 def _run(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))

@@ -18,7 +18,7 @@ from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.settings import DEFAULT_MODEL
-from tests.helpers import PDF_PAGES, PDF_QUESTION, make_pdf, spec_loading
+from tests.helpers import PDF_PAGES, PDF_QUESTION, count_parses, make_pdf, spec_loading
 
 GOOD = {
     "notes.txt": "Meeting notes. We agreed to ship the search engine on Friday.\n",
@@ -168,18 +168,10 @@ def test_skipped_files_are_reported_on_every_sync_without_being_read_again(
     folder: Path, index_dir: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path
 ) -> None:
-    import semsearch.indexer.plan as plan
 
     (tmp_path / "outside.txt").write_text("Outside the folder.", encoding="utf-8")
     (folder / "link.txt").symlink_to(tmp_path / "outside.txt")  # skipped by the walk
-    parsed: list[str] = []
-    real_parse = plan.parse_document
-
-    def parse(path: str, data: bytes):  # type: ignore[no-untyped-def]
-        parsed.append(path)
-        return real_parse(path, data)
-
-    monkeypatch.setattr(plan, "parse_document", parse)
+    parsed = count_parses(monkeypatch)
     first = _sync(folder, index_dir, lambda: encoder)
     reasons = {s.path: s.reason for s in first.skipped}
     assert set(reasons) == {*BAD, "link.txt"}

@@ -19,6 +19,7 @@ from semsearch.indexer.index_dir import sync_lock
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncJob, SyncOptions, sync_folder
 from semsearch.indexer.watch import WatchOptions, WatchSync, watch_folder
+from tests.helpers import count_parses
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = WatchOptions(debounce_s=0.3, max_wait_s=5.0, retry_s=0.3)
@@ -112,19 +113,11 @@ def test_the_index_follows_adds_changes_moves_and_deletes(tmp_path: Path,
 def test_every_sync_reports_the_skipped_files_without_reading_them_again(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import semsearch.indexer.plan as plan
 
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     _write(root / "a.txt", "Owls hunt at night.")
     (root / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
-    parsed: list[str] = []
-    real_parse = plan.parse_document
-
-    def parse(path: str, data: bytes):  # type: ignore[no-untyped-def]
-        parsed.append(path)
-        return real_parse(path, data)
-
-    monkeypatch.setattr(plan, "parse_document", parse)
+    parsed = count_parses(monkeypatch)
     with _watching(root, index_dir, encoder) as syncs:
         first = syncs[0].report
         assert [s.path for s in first.skipped] == ["broken.pdf"]
