@@ -65,6 +65,16 @@ def index_dir(tmp_path: Path) -> Path:
     return tmp_path / "index"
 
 
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URI of a real `milvus-lite server` on 127.0.0.1, one per session (the scale
+    tests); each test uses collections of its own."""
+    from tests.milvus_server import milvus_lite_server
+
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri
+
+
 # --- fixtures of the search tests (tests/test_searcher.py and friends) ------------------
 
 @pytest.fixture(scope="session")
