@@ -1,0 +1,272 @@
+"""The one place that talks to Milvus: a collection of chunks and its companions.
+
+A store named NAME is four collections:
+  NAME            one row per chunk: text, offsets, headings, path and document, mtime and
+                  type for the filters, the dense vector (unit length, inner product: that
+                  is cosine), the BM25 sparse vector (`milvus_lexical`) and the lexical text
+                  Milvus' own BM25 function reads;
+  NAME_documents  one row per file: indexed or skipped (with the reason), its stat;
+  NAME_terms      the document frequency of each sparse dimension (BM25's IDF);
+  NAME_manifest   one row: the manifest (model, chunking, folder), the committed
+                  generation and the collection's BM25 statistics.
+(Milvus wants a vector in every collection: the last three hold a 2-d placeholder.)
+
+Milvus has no multi-row transactions, so every row carries `generation` (the sync that
+wrote it) and `retired` (the sync that replaced it; 0 while current), and readers see
+exactly the rows with `generation <= C and (retired == 0 or retired > C)` for the
+committed generation C in the manifest. A sync writes its rows with generation C + 1 and
+marks the rows it replaces retired = C + 1 (both invisible at C), flips the manifest to
+C + 1 in one single-row upsert (the commit), then deletes the retired rows. A sync killed
+before its flip leaves rows that the next sync deletes (generation > C) or restores
+(retired > C) before it starts. Primary keys are hashes of what a row holds, so rewriting
+the same content gives the same keys.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from semsearch.indexer.errors import IndexerError, IndexNotFoundError
+from semsearch.indexer.manifest import IndexManifest
+from semsearch.indexer.milvus_schema import PLACEHOLDER, create_collections
+
+CHUNK_FIELDS = ["pk", "doc_id", "path", "file_type", "content_hash", "mtime", "ordinal",
+                "title", "format", "text", "start", "end", "page", "page_breaks",
+                "headings", "token_count", "generation", "retired", "dense", "lexical",
+                "lexical_length", "lexical_text"]
+DOCUMENT_FIELDS = ["pk", "doc_id", "path", "content_hash", "size", "mtime", "title",
+                   "format", "status", "error", "indexed_at", "generation", "retired"]
+# Rows per request: Milvus caps the size of one insert, query and filter expression.
+BATCH = 500
+
+
+class MilvusStoreError(IndexerError):
+    """Milvus could not be reached, or refused a request."""
+
+
+@dataclass(frozen=True)
+class MilvusTarget:
+    """Where a Milvus store lives. The secrets come from settings, never the command line.
+
+    Attributes:
+        uri: http://host:19530 (Milvus, or `milvus-lite server`).
+        collection: the store's name; its companion collections add suffixes.
+        token / user / password: credentials of a Milvus with authentication.
+    """
+
+    uri: str
+    collection: str = "semsearch"
+    token: str | None = field(default=None, repr=False)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def connect(self) -> Any:
+        """A `pymilvus.MilvusClient` of this server.
+
+        Raises:
+            MilvusStoreError: pymilvus is missing, or the server does not answer.
+        """
+        try:
+            from pymilvus import MilvusClient
+        except ImportError as error:
+            raise MilvusStoreError(
+                "Milvus needs pymilvus: pip install 'semsearch[scale]'") from error
+        # milvus-lite answers no session timestamp to a query iterator, which then falls
+        # back to the client's clock (what a Strong read wants) with a warning each time.
+        logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+        credentials: dict[str, str] = {}
+        if self.token:
+            credentials["token"] = self.token
+        if self.user:
+            credentials.update(user=self.user, password=self.password or "")
+        try:
+            return MilvusClient(uri=self.uri, **credentials)
+        except Exception as error:  # pymilvus raises its own and grpc's errors
+            raise MilvusStoreError(f"Cannot reach Milvus at {self.uri}: {error}") from error
+
+
+@dataclass(frozen=True)
+class CommittedState:
+    """The manifest row: what readers filter on and score BM25 with."""
+
+    manifest: IndexManifest
+    chunks: int
+    lexical_length: int
+    reference_length: float
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    @property
+    def mean_length(self) -> float:
+        return self.lexical_length / self.chunks if self.chunks else 1.0
+
+    def to_json(self) -> str:
+        return json.dumps({"manifest": self.manifest.to_meta(), "chunks": self.chunks,
+                           "lexical_length": self.lexical_length,
+                           "reference_length": self.reference_length})
+
+    @classmethod
+    def from_json(cls, text: str) -> "CommittedState":
+        value = json.loads(text)
+        manifest = IndexManifest.from_meta(value["manifest"])
+        assert manifest is not None
+        return cls(manifest, int(value["chunks"]), int(value["lexical_length"]),
+                   float(value["reference_length"]))
+
+
+def row_key(*parts: object) -> int:
+    """A 63-bit primary key from what a row holds (positive in Milvus' INT64)."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def document_id(path: str) -> int:
+    """A document's id: the same for a path in every sync and every store."""
+    return row_key("document", path)
+
+
+def visible(generation: int) -> str:
+    """The filter of the rows readers see at committed generation `generation`."""
+    return f"generation <= {generation} and (retired == 0 or retired > {generation})"
+
+
+def quote(text: str) -> str:
+    """A Milvus string literal of `text`."""
+    return json.dumps(text)
+
+
+class MilvusStore:
+    """The four collections of one store, over one client."""
+
+    def __init__(self, target: MilvusTarget) -> None:
+        self.target = target
+        self.client = target.connect()
+        name = target.collection
+        self.chunks, self.documents = name, f"{name}_documents"
+        self.terms, self.manifest_collection = f"{name}_terms", f"{name}_manifest"
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- state ---------------------------------------------------------------------
+    def exists(self) -> bool:
+        return bool(self.client.has_collection(self.manifest_collection))
+
+    def committed(self) -> CommittedState | None:
+        """The committed state, or None before the first commit."""
+        if not self.exists():
+            return None
+        rows = self.client.query(self.manifest_collection, filter="pk == 0",
+                                 output_fields=["state"], consistency_level="Strong")
+        return CommittedState.from_json(rows[0]["state"]) if rows else None
+
+    def require_committed(self) -> CommittedState:
+        """The committed state.
+
+        Raises:
+            IndexNotFoundError: nothing committed in this collection.
+        """
+        state = self.committed()
+        if state is None:
+            raise IndexNotFoundError(
+                f"No index in Milvus collection {self.target.collection!r} at "
+                f"{self.target.uri}; run `semsearch index PATH --milvus {self.target.uri} "
+                f"--collection {self.target.collection}`")
+        return state
+
+    def commit(self, state: CommittedState) -> None:
+        """Flip the committed state: one single-row upsert, the sync's commit point."""
+        self.client.upsert(self.manifest_collection, [
+            {"pk": 0, "state": state.to_json(), "placeholder": PLACEHOLDER}])
+
+    # --- schema --------------------------------------------------------------------
+    def create(self, dimension: int) -> None:
+        """Create the four collections (loaded) if they are not there."""
+        create_collections(self.client, self.target.collection, dimension)
+
+    def load(self) -> None:
+        """Load the collections into memory (Milvus forgets it when it restarts)."""
+        for name in (self.manifest_collection, self.chunks, self.documents, self.terms):
+            self.client.load_collection(name)
+
+    def drop(self) -> None:
+        """Drop the four collections (a rebuild)."""
+        for name in (self.manifest_collection, self.chunks, self.documents, self.terms):
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)
+
+    # --- reading -------------------------------------------------------------------
+    def query(self, collection: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every row of `collection` that `expression` selects (iterated past Milvus'
+        cap on one query's rows)."""
+        iterator = self.client.query_iterator(collection, filter=expression,
+                                              output_fields=fields, batch_size=BATCH * 4,
+                                              consistency_level="Strong")
+        rows: list[dict[str, Any]] = []
+        try:
+            while batch := iterator.next():
+                rows += batch
+        finally:
+            iterator.close()
+        return rows
+
+    def rows_by_key(self, collection: str, keys: list[int],
+                    fields: list[str]) -> list[dict[str, Any]]:
+        """The rows of `keys`, in batches."""
+        rows: list[dict[str, Any]] = []
+        for batch in batches(keys):
+            rows += self.client.query(collection, filter=f"pk in {batch}",
+                                      output_fields=fields, consistency_level="Strong")
+        return rows
+
+    def count(self, collection: str, expression: str) -> int:
+        rows = self.client.query(collection, filter=expression, output_fields=["count(*)"],
+                                 consistency_level="Strong")
+        return int(rows[0]["count(*)"])
+
+    # --- writing -------------------------------------------------------------------
+    def insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
+        """Upsert `rows` (whole rows; keys are content hashes, so a rerun rewrites the
+        same rows)."""
+        for start in range(0, len(rows), BATCH):
+            self.client.upsert(collection, rows[start:start + BATCH])
+
+    def mark(self, collection: str, keys: list[int], retired: int) -> None:
+        """Set `retired` on the rows of `keys` (a partial upsert): the generation that
+        replaces them, or 0 to restore them."""
+        for batch in batches(keys):
+            self.client.upsert(collection, [{"pk": key, "retired": retired} for key in batch],
+                               partial_update=True)
+
+    def delete(self, collection: str, expression: str) -> None:
+        self.client.delete(collection, filter=expression)
+
+    def collections(self) -> tuple[str, str, str]:
+        """The collections whose rows have generations: chunks, documents, terms."""
+        return self.chunks, self.documents, self.terms
+
+    def finish(self, committed: int) -> None:
+        """Bring the collections to exactly the committed state: drop the rows of a sync
+        that never committed, restore the rows it retired, delete the rows a committed
+        sync retired. Idempotent; every sync starts with it and ends with it."""
+        for collection in self.collections():
+            self.delete(collection, f"generation > {committed}")
+            restored = [row["pk"] for row in self.query(
+                collection, f"retired > {committed}", ["pk"])]
+            self.mark(collection, restored, 0)
+            self.delete(collection, f"retired > 0 and retired <= {committed}")
+
+    def flush(self) -> None:
+        """Seal what was written (searches before a flush are slow in milvus-lite)."""
+        for collection in self.collections():
+            self.client.flush(collection)
+
+
+def batches(keys: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(keys), BATCH):
+        yield keys[start:start + BATCH]

@@ -1,0 +1,360 @@
+"""Bring a Milvus store in step with a folder: the embedded sync's planning, parsing,
+chunking and encoding (`indexer.plan`, `indexer.pipeline`), written to Milvus.
+
+A sync of committed generation C writes generation C + 1 (see `milvus_store` for what
+readers see): chunk rows as their content is encoded, then the documents, the retired
+marks and the BM25 statistics, then the commit (one upsert of the manifest row), then
+the retired rows are deleted. Killed anywhere, the collection reads as generation C (or,
+once the commit is in, as C + 1), and the next sync first removes what was left half
+done, so that it ends equal to a clean run. One sync at a time per collection: nothing
+stops two syncs of one collection from interleaving.
+"""
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.errors import IndexMismatchError
+from semsearch.indexer.manifest import IndexManifest
+from semsearch.indexer.milvus_lexical import lexical_rows
+from semsearch.indexer.milvus_store import (
+    CHUNK_FIELDS,
+    CommittedState,
+    MilvusStore,
+    MilvusTarget,
+    document_id,
+    row_key,
+    visible,
+)
+from semsearch.indexer.milvus_terms import update_frequencies
+from semsearch.indexer.pipeline import prefetch
+from semsearch.indexer.plan import (
+    ENCODE_GROUP,
+    Action,
+    Chunking,
+    Examiner,
+    Pending,
+    SyncReport,
+    plan_files,
+)
+from semsearch.indexer.store import DocumentRow
+from semsearch.indexer.sync import DEFAULT_CHUNKING, PREFETCH_DEPTH, SyncOptions, SyncProgress
+
+__all__ = ["MilvusSyncJob", "sync_to_milvus"]
+
+
+@dataclass(frozen=True)
+class MilvusSyncJob:
+    """One sync of `root` into a Milvus store: what `semsearch index --milvus` runs."""
+
+    root: Path
+    target: MilvusTarget
+    encoder: EncoderSpec = EncoderSpec()
+    options: SyncOptions = SyncOptions()
+
+    def run(self, on_progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
+        return sync_to_milvus(self.root, self.target, self.encoder, self.options,
+                              on_progress)
+
+
+def sync_to_milvus(root: Path, target: MilvusTarget, encoder: EncoderSpec | None = None,
+                   options: SyncOptions | None = None,
+                   on_progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
+    """Index `root` into the Milvus store `target`, incrementally; return what was done.
+
+    A `rebuild` drops the store's collections first (not crash-safe: a rebuild killed
+    midway leaves an empty store).
+
+    Raises:
+        MilvusStoreError: Milvus cannot be reached.
+        IndexMismatchError: the store holds another model, backend, chunking or folder.
+        ModelLoadError: the encoder cannot be loaded.
+    """
+    started = time.perf_counter()
+    options = options or SyncOptions()
+    store = MilvusStore(target)
+    try:
+        if options.rebuild:
+            store.drop()
+        report = _MilvusSync(root.resolve(), store, encoder or EncoderSpec(), options,
+                             on_progress).run()
+    finally:
+        store.close()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def chunk_key(path: str, content_hash: str, mtime: float, ordinal: int) -> int:
+    """A chunk row's primary key: a rerun writing the same file writes the same key."""
+    return row_key("chunk", path, content_hash, repr(mtime), ordinal)
+
+
+def document_key(row: dict[str, Any]) -> int:
+    """A document row's primary key, from its path and state."""
+    return row_key("document", row["path"], row["content_hash"], row["size"],
+                   repr(row["mtime"]), row["status"], row["error"])
+
+
+class _MilvusSync:
+    """Applies a plan to a Milvus store as generation C + 1."""
+
+    def __init__(self, root: Path, store: MilvusStore, encoder: EncoderSpec,
+                 options: SyncOptions,
+                 on_progress: Callable[[SyncProgress], None] | None) -> None:
+        self.root, self.store, self.options = root, store, options
+        self.on_progress = on_progress
+        self.report = SyncReport()
+        self.state = store.committed()
+        recorded = self.state.manifest if self.state else None
+        self.recorded = recorded
+        self.spec = (encoder.with_record(recorded.model, recorded.backend)
+                     if recorded else encoder).resolved()
+        self.chunking = Chunking(
+            options.chunk_tokens or (recorded.chunk_tokens if recorded else
+                                     DEFAULT_CHUNKING.tokens),
+            options.chunk_overlap if options.chunk_overlap is not None else
+            recorded.chunk_overlap if recorded else DEFAULT_CHUNKING.overlap)
+        self.where = Path(f"{store.target.uri} (Milvus collection {store.chunks})")
+        if recorded:
+            recorded.check(self.where, model=self.spec.model, backend=self.spec.backend,
+                           chunk_tokens=self.chunking.tokens,
+                           chunk_overlap=self.chunking.overlap, root=str(root))
+        self.committed = self.state.generation if self.state else 0
+        self.generation = self.committed + 1
+        self.reference_length = (self.state.reference_length if self.state
+                                 else float(self.chunking.tokens))
+        self._encoder: Encoder | None = None
+        self._encoder_lock = threading.Lock()
+        self.pending: list[Pending] = []
+        self.waiting: dict[str, list[Action]] = {}  # write actions by content, not written
+        self.written: dict[str, str] = {}  # content hash -> the path first written with it
+        self.headers: dict[str, tuple[str, str]] = {}  # content hash -> (title, format)
+        self.added = Counter[int]()  # BM25: document frequency changes by dimension
+        self.chunk_delta = [0, 0]  # chunks, lexical length
+
+    def encoder(self) -> Encoder:
+        """The model, loaded on first use and checked against the store's dimension;
+        creates the collections of a new store."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                encoder = self.spec.load()
+                if encoder.backend != self.spec.backend:
+                    raise IndexMismatchError(
+                        f"The sync was asked for backend {self.spec.backend!r} but given a "
+                        f"{encoder.backend!r} encoder; load the encoder with that backend.")
+                if self.recorded:
+                    self.recorded.check(self.where, dimension=encoder.dimension)
+                else:
+                    self.store.create(encoder.dimension)
+                self._encoder = encoder
+            return self._encoder
+
+    def run(self) -> SyncReport:
+        if self.state:
+            self.store.load()
+            self.store.finish(self.committed)
+        existing = self._documents()
+        plan = plan_files(self.root, self.root / ".semsearch", existing, False, self.report,
+                          self.options.max_file_bytes)
+        actions = self._encode(plan)
+        self.report.removed = len(plan.removed)
+        if not (actions or plan.removed) and self.state:
+            return self.report
+        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        self._apply(actions, list(plan.removed.values()))
+        self._commit(dimension)
+        return self.report
+
+    def _documents(self) -> dict[str, DocumentRow]:
+        if not self.state:
+            return {}
+        rows = self.store.query(self.store.documents, visible(self.committed),
+                                ["doc_id", "path", "content_hash", "size", "mtime", "title",
+                                 "format", "status", "error"])
+        return {row["path"]: DocumentRow(
+            row["doc_id"], row["path"], row["content_hash"], row["size"], row["mtime"],
+            row["title"], row["format"], row["status"], row["error"] or None) for row in rows}
+
+    # --- encoding ------------------------------------------------------------------
+    def _encode(self, plan: Any) -> list[Action]:
+        examiner = Examiner(self.root, plan, self.report, set(), self.encoder, self.chunking,
+                            self.options.max_file_bytes)
+        actions: list[Action] = []
+        total = len(plan.candidates)
+        for handover in prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse"):
+            actions += handover.actions
+            for action in handover.actions:
+                if action.kind == "write":
+                    self.waiting.setdefault(action.content_hash, []).append(action)
+            self.pending += handover.pending
+            if sum(len(p.rows) for p in self.pending) >= ENCODE_GROUP:
+                self._encode_pending()
+            self._progress(handover.files_done, total)
+        self._encode_pending()
+        self._progress(total, total)
+        return actions
+
+    def _encode_pending(self) -> None:
+        """Encode the pending content in one call; write its chunk rows for each file
+        that holds it."""
+        if not self.pending:
+            return
+        texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
+        vectors = self.encoder().encode(texts, self.options.batch_size) if texts else []
+        lexical = lexical_rows([(str(row["lexical_title"]), str(row["lexical_body"]))
+                                for pending in self.pending for row in pending.rows],
+                               self.reference_length)
+        offset = 0
+        for pending in self.pending:
+            count = len(pending.rows)
+            content = [
+                _content_row(row, vector, weights)
+                for row, vector, weights in zip(pending.rows, vectors[offset:offset + count],
+                                                lexical[offset:offset + count], strict=True)]
+            offset += count
+            if content:
+                self.headers[pending.content_hash] = (content[0]["title"],
+                                                      content[0]["format"])
+            for action in self.waiting.pop(pending.content_hash, []):
+                self._write_chunks(action, content)
+                self.written.setdefault(pending.content_hash, action.path)
+        self.report.chunks_encoded += offset
+        self.pending = []
+
+    def _write_chunks(self, action: Action, content: list[dict[str, Any]]) -> None:
+        """Write `content` (chunk rows of one content hash) as the chunks of `action`."""
+        rows = [{**row, "pk": chunk_key(action.path, action.content_hash, action.mtime,
+                                        row["ordinal"]),
+                 "doc_id": document_id(action.path), "path": action.path,
+                 "file_type": PurePosixPath(action.path).suffix.lower().lstrip("."),
+                 "content_hash": action.content_hash, "mtime": action.mtime,
+                 "generation": self.generation, "retired": 0} for row in content]
+        self.store.insert(self.store.chunks, rows)
+        for row in rows:
+            self.added.update(row["lexical"].keys())
+            self.chunk_delta[0] += 1
+            self.chunk_delta[1] += row["lexical_length"]
+        self.report.chunks_written += len(rows)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded))
+
+    # --- applying ------------------------------------------------------------------
+    def _apply(self, actions: list[Action], removed: list[DocumentRow]) -> None:
+        """Write each examined file's document row (and the chunks of content stored
+        already: touched, renamed or duplicated files); retire what they replace."""
+        now = time.time()
+        documents: list[dict[str, Any]] = []
+        replaced: list[DocumentRow] = list(removed)
+        for action in actions:
+            if action.kind in ("touch", "rename") and action.row is not None:
+                self._copy_chunks(action, action.row.id, self.committed)
+            elif action.kind == "write" and action.content_hash in self.waiting:
+                source = self.written.get(action.content_hash)
+                if source is not None:  # content written under another path this sync
+                    self._copy_chunks(action, document_id(source), self.generation)
+            row = self._document_row(action, now)
+            if action.row is not None and document_key(row) == document_key(
+                    _as_values(action.row)) and action.row.path == action.path:
+                continue  # the very row that is there: nothing changes
+            documents.append(row)
+            if action.row is not None:
+                replaced.append(action.row)
+        self.waiting.clear()
+        self.store.insert(self.store.documents, documents)
+        self._retire(replaced)
+
+    def _copy_chunks(self, action: Action, source_doc: int, generation: int) -> None:
+        """Write the chunks of document `source_doc` (as read at `generation`) again as
+        the chunks of `action`: a touch, a rename or a second file of one content."""
+        expression = (f"doc_id == {source_doc} and " + (
+            visible(generation) if generation == self.committed
+            else f"generation == {generation}"))
+        fields = [f for f in CHUNK_FIELDS if f not in ("pk", "doc_id", "path", "file_type",
+                                                       "mtime", "generation", "retired")]
+        content = self.store.query(self.store.chunks, expression, fields)
+        content.sort(key=lambda row: row["ordinal"])
+        if content:
+            self.headers.setdefault(action.content_hash, (content[0]["title"],
+                                                          content[0]["format"]))
+        self._write_chunks(action, content)
+
+    def _document_row(self, action: Action, now: float) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "doc_id": document_id(action.path), "path": action.path,
+            "content_hash": action.content_hash, "size": action.size, "mtime": action.mtime,
+            "title": "", "format": "", "status": "skipped", "error": action.reason,
+            "indexed_at": now, "generation": self.generation, "retired": 0,
+            "placeholder": [0.0, 0.0]}
+        if action.kind in ("touch", "rename") and action.row is not None:
+            row.update(content_hash=action.row.content_hash, title=action.row.title,
+                       format=action.row.format, status=action.row.status,
+                       error=action.row.error or "")
+        elif action.kind == "write":
+            header = self.headers.get(action.content_hash)
+            if header is None:
+                row["error"] = "no text"
+            else:
+                row.update(status="indexed", error="", title=header[0], format=header[1])
+        row["pk"] = document_key(row)
+        return row
+
+    def _retire(self, replaced: list[DocumentRow]) -> None:
+        """Mark the replaced documents and their chunks retired by this generation, and
+        count the chunks' terms out of the BM25 statistics."""
+        if not replaced:
+            return
+        store = self.store
+        store.mark(store.documents, [document_key(_as_values(row)) for row in replaced],
+                   self.generation)
+        ids = [row.id for row in replaced]
+        chunks = []
+        for start in range(0, len(ids), 500):
+            chunks += store.query(store.chunks, f"doc_id in {ids[start:start + 500]} and "
+                                  f"{visible(self.committed)}",
+                                  ["pk", "lexical", "lexical_length"])
+        store.mark(store.chunks, [row["pk"] for row in chunks], self.generation)
+        for row in chunks:
+            self.added.subtract(row["lexical"].keys())
+            self.chunk_delta[0] -= 1
+            self.chunk_delta[1] -= row["lexical_length"]
+
+    def _commit(self, dimension: int) -> None:
+        """Write the BM25 statistics, flip the manifest, delete what was retired."""
+        assert self.spec.model and self.spec.backend
+        update_frequencies(self.store, self.added, self.committed, self.generation)
+        manifest = IndexManifest(
+            model=self.spec.model, backend=self.spec.backend, dimension=dimension,
+            chunk_tokens=self.chunking.tokens, chunk_overlap=self.chunking.overlap,
+            root=str(self.root), vector_index_setting="milvus",
+            vector_index={"type": "milvus", "params": {"uri": self.store.target.uri,
+                                                       "collection": self.store.chunks}},
+            generation=self.generation, last_sync=time.time())
+        chunks = (self.state.chunks if self.state else 0) + self.chunk_delta[0]
+        length = (self.state.lexical_length if self.state else 0) + self.chunk_delta[1]
+        self.store.flush()
+        self.store.commit(CommittedState(manifest, chunks, length, self.reference_length))
+        self.store.finish(self.generation)
+
+
+def _content_row(row: dict[str, object], vector: Any, lexical: Any) -> dict[str, Any]:
+    """A chunk row's content (all but where it lives) from a staged row of `plan`."""
+    return {
+        "ordinal": row["ordinal"], "title": row["title"], "format": row["format"],
+        "text": row["text"], "start": row["start"], "end": row["end"],
+        "page": -1 if row["page"] is None else row["page"],
+        "page_breaks": row["page_breaks"], "headings": row["headings"],
+        "token_count": row["token_count"], "dense": vector.tolist(),
+        "lexical": lexical.weights, "lexical_length": lexical.length,
+        "lexical_text": f"{row['lexical_title']}\n{row['lexical_body']}"}
+
+
+def _as_values(row: DocumentRow) -> dict[str, Any]:
+    return {"path": row.path, "content_hash": row.content_hash, "size": row.size,
+            "mtime": row.mtime, "status": row.status, "error": row.error or ""}

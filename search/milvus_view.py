@@ -1,0 +1,170 @@
+"""One committed generation of a Milvus store, as the Searcher reads it: the rows
+(`chunks`, `document`, ...) and the two legs, each filtered inside Milvus.
+
+Every request filters on the generation read from the manifest when the view was made
+(`milvus_store.visible`), so a search sees one committed state even while a sync writes
+the next one. A sync's last step deletes the rows it replaced; a search that reads rows
+after that (the kept hits' text) may find some gone: `MilvusSearcher` retries it once
+on the new generation.
+"""
+
+import json
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from semsearch.indexer.fts import fts_tokens
+from semsearch.indexer.lexical_text import segment
+from semsearch.indexer.milvus_lexical import exact_bm25, idf, recover_counts, term_dimension
+from semsearch.indexer.milvus_store import CommittedState, MilvusStore, visible
+from semsearch.indexer.milvus_terms import frequencies
+from semsearch.indexer.store import ChunkRow, DocumentRow
+from semsearch.search.lexical import query_terms
+from semsearch.search.milvus_filters import filter_expression
+from semsearch.search.options import Filters, Mode
+
+_ROW_FIELDS = ["pk", "doc_id", "path", "title", "format", "mtime", "ordinal", "text",
+               "start", "end", "page", "headings", "page_breaks"]
+# Milvus' largest top-k.
+_MAX_LIMIT = 16_384
+# The sparse leg ranks with a reference length in place of the mean (see
+# milvus_lexical); this many times `pool` candidates are scored exactly before the cut.
+LEXICAL_OVERFETCH = 2
+LEXICAL_KINDS = ("sparse", "native")
+
+
+class MilvusView:
+    """Reads generation `state.generation` of `store`; `lexical` picks the BM25: the
+    sparse vectors semsearch computes (FTS5's scores) or Milvus' own BM25 function."""
+
+    def __init__(self, store: MilvusStore, state: CommittedState, lexical: str) -> None:
+        self.store, self.state, self.lexical_kind = store, state, lexical
+        self.generation = state.generation
+        self.client = store.client
+
+    # --- rows ----------------------------------------------------------------------
+    def chunks(self, chunk_ids: list[int]) -> dict[int, ChunkRow]:
+        """The rows of `chunk_ids` at this generation, by id (ids not there left out)."""
+        if not chunk_ids:
+            return {}
+        rows = self.client.query(self.store.chunks, filter=(
+            f"pk in {list(chunk_ids)} and {visible(self.generation)}"),
+            output_fields=_ROW_FIELDS, consistency_level="Strong")
+        return {row["pk"]: _chunk_row(row) for row in rows}
+
+    def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
+        return {chunk_id: row.doc_id for chunk_id, row in self.chunks(chunk_ids).items()}
+
+    def document(self, doc_id: int) -> DocumentRow | None:
+        rows = self.client.query(
+            self.store.documents, filter=f"doc_id == {doc_id} and {visible(self.generation)}",
+            output_fields=["doc_id", "path", "content_hash", "size", "mtime", "title",
+                           "format", "status", "error"], consistency_level="Strong")
+        if not rows:
+            return None
+        row = rows[0]
+        return DocumentRow(row["doc_id"], row["path"], row["content_hash"], row["size"],
+                           row["mtime"], row["title"], row["format"], row["status"],
+                           row["error"] or None)
+
+    def document_chunks(self, doc_id: int) -> list[ChunkRow]:
+        rows = self.store.query(self.store.chunks,
+                                f"doc_id == {doc_id} and {visible(self.generation)}",
+                                _ROW_FIELDS)
+        return sorted((_chunk_row(row) for row in rows), key=lambda row: row.ordinal)
+
+    # --- legs ----------------------------------------------------------------------
+    def legs(self, query: str, vector: Any, mode: Mode, filters: Filters,
+             pool: int) -> tuple[dict[int, float], dict[int, float]]:
+        """(cosine, BM25) by chunk id of each leg's top `pool`, both filtered by Milvus;
+        in hybrid mode both legs score every candidate of either (BM25 0 where no query
+        word matches), as `Searcher._legs` does."""
+        expression = filter_expression(filters, self.generation, self.store)
+        lexical: dict[int, float] = {}
+        found: dict[int, dict[str, Any]] = {}
+        weights = self._query_weights(query) if mode != Mode.DENSE else {}
+        if weights:
+            lexical, found = self._lexical_leg(query, weights, expression, pool)
+        if mode == Mode.LEXICAL:
+            return {}, lexical
+        query_vector: NDArray[np.float32] = vector()
+        dense, dense_rows = self._dense_leg(query_vector, expression, pool)
+        if mode == Mode.HYBRID:
+            missing = [c for c in dense if c not in lexical]
+            lexical.update(self._bm25_of(query, weights, missing, dense_rows))
+            for chunk_id in lexical:
+                if chunk_id not in dense:
+                    dense[chunk_id] = float(
+                        np.asarray(found[chunk_id]["dense"], dtype=np.float32) @ query_vector)
+        return dense, lexical
+
+    def _dense_leg(self, query_vector: NDArray[np.float32], expression: str,
+                   pool: int) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+        hits = self.client.search(
+            self.store.chunks, data=[query_vector.tolist()], anns_field="dense",
+            limit=min(pool, _MAX_LIMIT), filter=expression,
+            output_fields=["lexical", "lexical_length"],
+            search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
+        return ({hit["pk"]: float(hit["distance"]) for hit in hits},
+                {hit["pk"]: hit["entity"] for hit in hits})
+
+    def _query_weights(self, query: str) -> dict[int, float]:
+        """Each query term's dimension with its IDF, times the times the query holds it
+        (FTS5 sums a term once per query phrase that yields it)."""
+        dimensions = [term_dimension(token) for found in fts_tokens(tuple(query_terms(query)))
+                      for token in found]
+        held = frequencies(self.store, sorted(set(dimensions)), self.generation)
+        weights: dict[int, float] = {}
+        for dimension in dimensions:
+            weights[dimension] = weights.get(dimension, 0.0) + idf(
+                held.get(dimension, 0), self.state.chunks)
+        return {d: w for d, w in weights.items() if held.get(d)}
+
+    def _lexical_leg(self, query: str, weights: dict[int, float], expression: str,
+                     pool: int) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+        if self.lexical_kind == "native":
+            hits = self._native_search(query, expression, pool)
+            return ({hit["pk"]: abs(float(hit["distance"])) for hit in hits},
+                    {hit["pk"]: hit["entity"] for hit in hits})
+        hits = self.client.search(
+            self.store.chunks, data=[weights], anns_field="lexical",
+            limit=min(pool * LEXICAL_OVERFETCH, _MAX_LIMIT), filter=expression,
+            output_fields=["lexical", "lexical_length", "dense"],
+            search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
+        rows = {hit["pk"]: hit["entity"] for hit in hits}
+        scores = {chunk_id: self._exact(weights, row) for chunk_id, row in rows.items()}
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:pool]
+        return dict(best), rows
+
+    def _native_search(self, query: str, expression: str, limit: int) -> list[Any]:
+        # Milvus' BM25 is never negative; milvus-lite hands it back negated.
+        return list(self.client.search(
+            self.store.chunks, data=[segment(query)], anns_field="native_bm25",
+            limit=min(limit, _MAX_LIMIT), filter=expression, output_fields=["dense"],
+            search_params={"metric_type": "BM25"}, consistency_level="Strong")[0])
+
+    def _bm25_of(self, query: str, weights: dict[int, float], chunk_ids: list[int],
+                 rows: dict[int, dict[str, Any]]) -> dict[int, float]:
+        """BM25 of `chunk_ids` (dense candidates), 0 where no query word matches."""
+        if not chunk_ids or not weights:
+            return dict.fromkeys(chunk_ids, 0.0)
+        if self.lexical_kind == "native":
+            hits = self._native_search(query, f"pk in {chunk_ids}", len(chunk_ids))
+            found = {hit["pk"]: abs(float(hit["distance"])) for hit in hits}
+            return {c: found.get(c, 0.0) for c in chunk_ids}
+        return {c: self._exact(weights, rows[c]) for c in chunk_ids}
+
+    def _exact(self, weights: dict[int, float], row: dict[str, Any]) -> float:
+        counts = recover_counts(row["lexical"], row["lexical_length"],
+                                self.state.reference_length)
+        return exact_bm25(weights, counts, row["lexical_length"], self.state.mean_length)
+
+
+def _chunk_row(row: dict[str, Any]) -> ChunkRow:
+    return ChunkRow(
+        id=row["pk"], doc_id=row["doc_id"], path=row["path"], title=row["title"],
+        format=row["format"], mtime=row["mtime"], ordinal=row["ordinal"], text=row["text"],
+        start=row["start"], end=row["end"], page=None if row["page"] < 0 else row["page"],
+        headings=tuple(json.loads(row["headings"])),
+        page_breaks=tuple(json.loads(row["page_breaks"])))
