@@ -5,6 +5,7 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -77,32 +78,66 @@ class FtsTable:
             [expression, json.dumps(chunk_ids)]).fetchall()
         return {int(row[0]): float(row[1]) for row in rows}
 
-    def postings(self) -> "FtsPostings":
-        """Every term of the FTS index with where it occurs, read in one pass.
+    def row_lengths(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(rowids ascending, tokens in each row over all columns): the row count and the
+        lengths FTS5's bm25() reads, from its own `docsize` table."""
+        rows = self.connection.execute(
+            "SELECT id, sz FROM chunks_fts_docsize ORDER BY id").fetchall()
+        rowids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        lengths = np.fromiter((sum(_varints(row[1])) for row in rows), dtype=np.int64,
+                              count=len(rows))
+        return rowids, lengths
+
+    def vocabulary_size(self) -> tuple[int, int]:
+        """(distinct terms, distinct (term, row) pairs) of the index."""
+        self._vocabulary("row")
+        terms, pairs = self.connection.execute(
+            "SELECT count(*), coalesce(sum(doc), 0) FROM temp.chunks_fts_row").fetchone()
+        return int(terms), int(pairs)
+
+    def postings(self, terms_per_batch: int = 512) -> Iterator["FtsPostings"]:
+        """Every term of the FTS index with where it occurs, in term order, in batches
+        of up to `terms_per_batch` terms (a batch holds each of its terms whole).
 
         Call it inside a read transaction, so that the postings match one generation.
         """
-        self.connection.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_instances "
-            "USING fts5vocab(main, chunks_fts, 'instance')")
+        self._vocabulary("instance")
         # fts5vocab hands rows over in term order, so the grouping sorts nothing; one
         # string per term is far cheaper to read than a Python row per occurrence.
-        rows = self.connection.execute(
+        cursor = self.connection.execute(
             f"SELECT term, group_concat(doc * {len(FTS_COLUMNS)} + col, ' ') "
-            "FROM temp.chunks_fts_instances GROUP BY term").fetchall()
-        terms = [row[0] for row in rows]
-        counts = np.array([row[1].count(" ") + 1 for row in rows], dtype=np.int64)
-        # Parsed in C: a Python int per occurrence would take ~30x the memory.
-        codes = np.fromstring(" ".join(row[1] for row in rows), dtype=np.int64, sep=" ")
-        del rows
-        columns = (codes % len(FTS_COLUMNS)).astype(np.int8)
-        codes //= len(FTS_COLUMNS)
-        return FtsPostings(terms, counts, codes, columns)
+            "FROM temp.chunks_fts_instance GROUP BY term")
+        while rows := cursor.fetchmany(terms_per_batch):
+            terms = [row[0] for row in rows]
+            counts = np.array([row[1].count(" ") + 1 for row in rows], dtype=np.int64)
+            # Parsed in C: a Python int per occurrence would take ~30x the memory.
+            codes = np.fromstring(" ".join(row[1] for row in rows), dtype=np.int64, sep=" ")
+            del rows
+            columns = (codes % len(FTS_COLUMNS)).astype(np.int8)
+            codes //= len(FTS_COLUMNS)
+            yield FtsPostings(terms, counts, codes, columns)
+
+    def _vocabulary(self, kind: str) -> None:
+        self.connection.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_{kind} "
+            f"USING fts5vocab(main, chunks_fts, '{kind}')")
+
+
+def _varints(blob: bytes) -> list[int]:
+    """The integers of an FTS5 `docsize` record (SQLite varints, big-endian, 7 bits a
+    byte, the high bit set on every byte but a number's last)."""
+    values, value = [], 0
+    for byte in blob:
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            values.append(value)
+            value = 0
+    return values
 
 
 @dataclass(frozen=True)
 class FtsPostings:
-    """Each occurrence of each term in the FTS index, grouped by term in term order.
+    """Each occurrence of each term of a batch of the FTS index's terms, in term order.
 
     The occurrences of `terms[i]` are the next `counts[i]` entries of `rowids` (the chunk
     holding it, ascending) and `columns` (index into `FTS_COLUMNS`).

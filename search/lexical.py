@@ -82,5 +82,6 @@ def build_memory_bm25(store: Store, generation: int) -> MemoryBM25 | None:
         if store.generation() != generation or \
                 store.chunk_count() > MEMORY_BM25_MAX_CHUNKS:
             return None
-        postings = store.fts.postings()
-    return MemoryBM25(postings, COLUMN_WEIGHTS)
+        rowids, lengths = store.fts.row_lengths()
+        return MemoryBM25.build(rowids, lengths, store.fts.postings(),
+                                store.fts.vocabulary_size(), COLUMN_WEIGHTS)

@@ -1,17 +1,18 @@
 """search.lexical_memory: BM25 from postings in memory equals FTS5's bm25(), on a real index."""
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
-from semsearch.indexer.fts import fts_tokens
+from semsearch.indexer.fts import FTS_SCHEMA, FtsTable, fts_tokens
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search import lexical
 from semsearch.search import reader as reader_module
-from semsearch.search.lexical import LexicalQuery, build_memory_bm25
+from semsearch.search.lexical import COLUMN_WEIGHTS, LexicalQuery, build_memory_bm25
 from semsearch.search.lexical_memory import MemoryBM25
 from semsearch.search.options import Filters, SearchOptions
 from semsearch.search.searcher import Searcher
@@ -80,6 +81,55 @@ def test_memory_bm25_scores_given_chunks_like_fts5(store: Store, memory: MemoryB
     assert found == pytest.approx(LexicalQuery(store, query).scores(ids), rel=1e-12)
     assert found[10**9] == 0.0
     assert sum(score > 0 for score in found.values()) >= 3
+
+
+def test_postings_read_in_small_batches_give_the_same_arrays(store: Store,
+                                                             memory: MemoryBM25) -> None:
+    """The build streams the postings a batch of terms at a time; the cut between
+    batches changes nothing."""
+    with store.transaction(write=False):
+        rowids, lengths = store.fts.row_lengths()
+        small = MemoryBM25.build(rowids, lengths, store.fts.postings(terms_per_batch=3),
+                                 store.fts.vocabulary_size(), COLUMN_WEIGHTS)
+    assert small.term_ids == memory.term_ids
+    for name in ("rowids", "offsets", "positions", "impacts"):
+        assert (getattr(small, name) == getattr(memory, name)).all(), name
+    assert memory.nbytes == sum(getattr(memory, name).nbytes
+                                for name in ("rowids", "offsets", "positions", "impacts"))
+
+
+def test_row_lengths_are_the_tokens_of_each_row(store: Store) -> None:
+    """FTS5's docsize records (what bm25() reads as a row's length) against a count of
+    the row's term occurrences."""
+    with store.transaction(write=False):
+        rowids, lengths = store.fts.row_lengths()
+        counted: dict[int, int] = {}
+        for batch in store.fts.postings():
+            for rowid in batch.rowids.tolist():
+                counted[rowid] = counted.get(rowid, 0) + 1
+    assert rowids.tolist() == sorted(int(i) for i in store.chunk_ids())
+    assert dict(zip(rowids.tolist(), lengths.tolist(), strict=True)) == counted
+
+
+def test_row_lengths_of_long_rows() -> None:
+    """Lengths above 127 take several bytes in FTS5's docsize records."""
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(FTS_SCHEMA)
+    rows = [(7, "a title", "word " * 300), (9, "", "x"), (12, "t " * 20000, "body")]
+    connection.executemany("INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)",
+                           rows)
+    rowids, lengths = FtsTable(connection).row_lengths()
+    assert rowids.tolist() == [7, 9, 12]
+    assert lengths.tolist() == [302, 1, 20001]
+
+
+def test_a_build_over_a_changed_index_is_refused(store: Store) -> None:
+    with store.transaction(write=False):
+        rowids, lengths = store.fts.row_lengths()
+        terms, pairs = store.fts.vocabulary_size()
+        with pytest.raises(RuntimeError, match="changed while its postings were read"):
+            MemoryBM25.build(rowids, lengths, store.fts.postings(), (terms, pairs + 1),
+                             COLUMN_WEIGHTS)
 
 
 def test_terms_are_cut_by_the_index_tokenizer() -> None:
