@@ -1,7 +1,8 @@
 """Split extracted text into chunks measured in the model's own tokens.
 
-Chunks end at a heading, then at sentence ends (Chinese 。！？ included) and line breaks;
-a sentence longer than a whole chunk is cut between tokens. No chunk ever holds more than
+Chunks are whole sentences (`split_sentences`: soft-wrapped lines joined, Chinese 。！？
+included) and end at a heading; a sentence longer than a whole chunk is cut at its line
+breaks, and a line longer than that between words. No chunk ever holds more than
 `max_tokens` tokens, so the encoder never truncates one silently.
 """
 
@@ -12,27 +13,11 @@ from typing import Any
 import numpy as np
 
 from semsearch.indexer.documents import Chunk, ParsedDocument
+from semsearch.indexer.sentences import split_sentences
 
-_HARD, _PARAGRAPH, _SENTENCE = 3, 2, 1
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE_END = re.compile(r"[.!?;:][\"'’”)\]]*\s+|[。！？；]+[”’」』）)]*\s*|\n\s*")
-
-
-def sentence_cuts(text: str) -> list[int]:
-    """Where the sentences of `text` begin, and its end: sentence i is cuts[i]:cuts[i + 1],
-    whitespace included (`trim` takes it off; a blank one trims to None)."""
-    return sorted({0, len(text), *(m.end() for m in _SENTENCE_END.finditer(text))})
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Return the (start, end) spans of the sentences of `text`, whitespace trimmed."""
-    cuts = sentence_cuts(text)
-    spans = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
-        trimmed = trim(text, start, end)
-        if trimmed is not None:
-            spans.append(trimmed)
-    return spans
+# The level of a cut where a unit begins: a section, a sentence, a line inside a sentence.
+_HARD, _SENTENCE, _LINE = 2, 1, 0
+_LINE_BREAK = re.compile(r"\n\s*")
 
 
 def chunk_document(
@@ -89,42 +74,65 @@ def _units(
     text: str, document: ParsedDocument, token_starts: np.ndarray, word_starts: list[bool],
     max_tokens: int,
 ) -> list[tuple[int, int, int, int]]:
-    """Cut text into (start, end, level of the cut at start, tokens) units, each fitting."""
-    levels: dict[int, int] = {}
-    for match in _SENTENCE_END.finditer(text):
-        levels[match.end()] = max(levels.get(match.end(), 0), _SENTENCE)
-    for match in _PARAGRAPH_BREAK.finditer(text):
-        levels[match.end()] = max(levels.get(match.end(), 0), _PARAGRAPH)
+    """Cut text into (start, end, level of the cut at start, tokens) units, each fitting:
+    sentences, or the lines of a sentence too long for a chunk, or pieces of a line."""
+    levels = _sentence_starts(text, document)
+    cuts = [0, *sorted(pos for pos in levels if 0 < pos < len(text)), len(text)]
+    units: list[tuple[int, int, int, int]] = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        level = levels.get(start, _HARD)
+        line_cuts = [start, end]
+        if _tokens_between(token_starts, start, end) > max_tokens:
+            line_cuts[1:1] = [m.end() for m in _LINE_BREAK.finditer(text, start, end)
+                              if m.end() < end]
+        for line_start, line_end in zip(line_cuts, line_cuts[1:], strict=False):
+            units.extend(_pieces(line_start, line_end, level if line_start == start else _LINE,
+                                 token_starts, word_starts, max_tokens))
+    return units
+
+
+def _sentence_starts(text: str, document: ParsedDocument) -> dict[int, int]:
+    """Where units may begin, by level: each sentence's start, each section's (hard)."""
+    names = (document.title, *(section.path[-1] for section in document.sections))
+    levels = {sentence.start: _SENTENCE for sentence in split_sentences(text, names)}
     for section in document.sections:
         levels[section.start] = _HARD
     levels.pop(0, None)
-    cuts = [0, *sorted(pos for pos in levels if 0 < pos < len(text)), len(text)]
-    units = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
-        first = int(np.searchsorted(token_starts, start, side="left"))
-        last = int(np.searchsorted(token_starts, end, side="left"))
-        level = levels.get(start, _HARD)
-        if last - first <= max_tokens:
-            units.append((start, end, level, last - first))
-            continue
-        # One sentence longer than a chunk: cut it between words (a piece that starts
-        # inside a word would re-tokenize into more tokens), or between tokens when one
-        # word alone is longer than a chunk.
-        piece_first = first
-        while piece_first < last:
-            piece_last = min(piece_first + max_tokens, last)
-            if piece_last < last:
-                boundary = piece_last
-                while boundary > piece_first + 1 and not word_starts[boundary]:
-                    boundary -= 1
-                if word_starts[boundary]:
-                    piece_last = boundary
-            piece_start = start if piece_first == first else int(token_starts[piece_first])
-            piece_end = end if piece_last == last else int(token_starts[piece_last])
-            piece_level = level if piece_first == first else 0
-            units.append((piece_start, piece_end, piece_level, piece_last - piece_first))
-            piece_first = piece_last
-    return units
+    return levels
+
+
+def _tokens_between(token_starts: np.ndarray, start: int, end: int) -> int:
+    """How many tokens begin in text[start:end]."""
+    return int(np.searchsorted(token_starts, end, side="left")
+               - np.searchsorted(token_starts, start, side="left"))
+
+
+def _pieces(
+    start: int, end: int, level: int, token_starts: np.ndarray, word_starts: list[bool],
+    max_tokens: int,
+) -> list[tuple[int, int, int, int]]:
+    """text[start:end] as units that fit: whole, or cut between words (a piece that
+    starts inside a word would re-tokenize into more tokens), or between tokens when one
+    word alone is longer than a chunk."""
+    first = int(np.searchsorted(token_starts, start, side="left"))
+    last = int(np.searchsorted(token_starts, end, side="left"))
+    pieces = []
+    piece_first = first
+    while True:
+        piece_last = min(piece_first + max_tokens, last)
+        if piece_last < last:
+            boundary = piece_last
+            while boundary > piece_first + 1 and not word_starts[boundary]:
+                boundary -= 1
+            if word_starts[boundary]:
+                piece_last = boundary
+        piece_start = start if piece_first == first else int(token_starts[piece_first])
+        piece_end = end if piece_last == last else int(token_starts[piece_last])
+        piece_level = level if piece_first == first else _LINE
+        pieces.append((piece_start, piece_end, piece_level, piece_last - piece_first))
+        piece_first = piece_last
+        if piece_first >= last:
+            return pieces
 
 
 def _pack(
@@ -166,6 +174,7 @@ def _overlap_start(
 
 
 def trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """text[start:end] without its edge whitespace, or None when nothing is left."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():

@@ -174,6 +174,8 @@ def _parse_pdf(data: bytes, name: str) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    from semsearch.indexer.pdf_text import join_pages
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -188,12 +190,7 @@ def _parse_pdf(data: bytes, name: str) -> ParsedDocument:
         raise ParseError(f"corrupt PDF: {type(error).__name__}: {error}") from error
     if not any(page.strip() for page in pages):
         raise ParseError("PDF has no text layer (scanned images need OCR)")
-    page_starts, parts, offset = [], [], 0
-    for page_text in pages:
-        page_starts.append(offset)
-        parts.append(page_text)
-        offset += len(page_text) + 2
-    text = "\n\n".join(parts)
+    text, page_starts = join_pages(pages)
     title = metadata_title.strip() or _first_line_title(text, name)
     return ParsedDocument(text=text, title=title, format="pdf", page_starts=page_starts)
 

@@ -1,7 +1,9 @@
 """The sentences of a chunk that best answer the query."""
 
+import math
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -11,8 +13,9 @@ from numpy.typing import NDArray
 
 from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.lexical_text import STOP_WORDS, has_chinese, words
+from semsearch.indexer.sentences import Sentence, split_sentences
+from semsearch.search.answer_kinds import AnswerKind, answer_kind, holds_answer
 from semsearch.search.hits import Highlight
-from semsearch.search.sentences import Sentence, highlight_sentences
 
 # Of the chunks that share no word with the query, this many get the semantic fallback;
 # the others get their first sentence.
@@ -24,29 +27,27 @@ SEMANTIC_SENTENCES = 8
 # `property` meets `properties` as BM25's Porter stemmer lets them: fewer hits that BM25
 # found by a word end up with no shared word here (and in the costly fallback).
 STEM_LENGTH = 6
-# A question that asks for a quantity or a date ("how many", "when", "what temperature",
-# "多少") is answered by a sentence that holds a number: among the sentences that share
-# query terms, one with a number counts as holding NUMBER_BONUS terms more.
-NUMBER_BONUS = 0.5
-_ASKS_QUANTITY = re.compile(
-    r"\b(?:how (?:much|many|long|far|old|big|tall|high|hot|cold|warm|fast|often|deep|large"
-    r"|heavy|wide)|when|what year|temperature|ratio|percent(?:age)?|share|proportion|rate"
-    r"|altitude|height|cost|price|speed|distance|age)s?\b"
-    r"|多少|多久|多高|多长|多大|什么时候|哪一?年|温度|比例", re.IGNORECASE)
-_HOLDS_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
-    r"|forty|fifty|hundred|thousand|million|billion|half|quarters?|dozen)\b", re.IGNORECASE)
+# A term's count in a sentence saturates as in BM25 (k1): a second `moon` counts, less.
+TERM_SATURATION = 1.2
+# A highlight of two sentences is at most this long, so it stays a thing read at a glance.
+PAIR_CHARACTERS = 400
 _WORD_CHAR = re.compile(r"\w")
 _WORD_REST = re.compile(r"\w*")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SUFFIXES = ("ing", "ed", "es", "s")
 
 
 @lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    """A light English stem so `brewing` meets `brewed`, cut to `STEM_LENGTH` characters
-    (other scripts only cut)."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)][:STEM_LENGTH]
+    """A light English stem so `brewing` meets `brewed` and `doubles` meets `double`: a
+    suffix off, then a final `e`, cut to `STEM_LENGTH` characters (other scripts only
+    cut). A stem is always a prefix of its word."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[:-1] if suffix == "es" else word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
     return word[:STEM_LENGTH]
 
 
@@ -62,15 +63,20 @@ def highlight_chunks(
     query_vector: NDArray[np.float32] | None = None,
     headings: list[tuple[str, ...]] | None = None,
 ) -> list[list[Highlight]]:
-    """The best sentence of each (chunk text, document offset) pair, with document offsets.
+    """The passage of each (chunk text, document offset) pair that best answers the
+    query: one whole sentence, or two that run on, with document offsets.
 
-    Sentences are whole (`highlight_sentences`: soft-wrapped lines joined) and ranked by
-    how many distinct query terms (stemmed) they hold, ties going to the first; a heading
-    line is chosen only when no body sentence holds a term. When none does, `embed`
-    (unit vectors of texts), if given, picks the body sentence closest to the query in
-    meaning, for the first `SEMANTIC_HIGHLIGHTS` such chunks and `SEMANTIC_SENTENCES`
-    sentences (one batch); otherwise, and past those bounds, the first body sentence
-    stands in.
+    Sentences (`split_sentences`: soft-wrapped lines joined) are scored by the query
+    terms (stemmed) they hold, each weighted by its rarity among all the chunks'
+    sentences (a term in every sentence tells none apart), plus, when the query asks for
+    a kind of answer (a date, a length, a reason: `answer_kind`), as much as a typical
+    term for holding one. A sentence and the next of its paragraph are chosen together
+    when the next adds a term or the answer the first lacks, or the first ends in a
+    colon. A heading line is chosen only when no body sentence holds a term. When none
+    does, `embed` (unit vectors of texts), if given, picks the body sentence closest to
+    the query in meaning, for the first `SEMANTIC_HIGHLIGHTS` such chunks and
+    `SEMANTIC_SENTENCES` sentences (one batch); otherwise, and past those bounds, the
+    first body sentence stands in. Equal scores go to the first, shorter passage.
 
     Args:
         query: the query text.
@@ -81,18 +87,24 @@ def highlight_chunks(
             path and its document's title).
 
     Returns:
-        One list per chunk: its sentence as a Highlight, or nothing for a blank chunk.
+        One list per chunk: its passage as a Highlight, or nothing for a blank chunk.
     """
     terms = query_terms(query)
-    bonus = NUMBER_BONUS if _ASKS_QUANTITY.search(query) else 0.0
+    split = [split_sentences(text, headings[position] if headings else ())
+             for position, (text, _) in enumerate(chunks)]
+    found = [_terms_by_sentence(text, sentences, terms)
+             for (text, _), sentences in zip(chunks, split, strict=True)]
+    weights = _term_weights(found, sum(map(len, split)))
+    kind = answer_kind(query)
+    scorer = _Scorer(weights, kind, sum(weights.values()) / len(weights) if weights else 0.0)
     chosen: list[tuple[int, int] | None] = []
     fallback: list[tuple[int, list[tuple[int, int]]]] = []
     budget = SEMANTIC_SENTENCES if embed is not None else 0
     for position, (text, _) in enumerate(chunks):
-        sentences = highlight_sentences(text, headings[position] if headings else ())
-        sentence = _best_sentence(text, sentences, terms, bonus)
-        if sentence is not None:
-            chosen.append(sentence)
+        sentences = split[position]
+        passage = scorer.best_passage(text, sentences, found[position])
+        if passage is not None:
+            chosen.append(passage)
             continue
         # No body sentence holds a query term: the body stands in, headings only without it.
         spans = [(s.start, s.end) for s in sentences if not s.heading] or [
@@ -121,41 +133,86 @@ def on_pages(highlights: list[Highlight], pages: PageSpan) -> list[Highlight]:
             for highlight in highlights]
 
 
-def _best_sentence(text: str, sentences: list[Sentence], terms: set[str],
-                   number_bonus: float) -> tuple[int, int] | None:
-    """The span of the body sentence with the most distinct query terms, plus
-    `number_bonus` if it holds a number (the first of equals), or None when no body
-    sentence holds a term."""
-    found = _terms_by_sentence(text, sentences, terms)
-    body = [index for index in found if not sentences[index].heading]
-    if not body:
-        return None
+def _term_weights(found: list[dict[int, Counter[str]]], sentences: int) -> dict[str, float]:
+    """Each term's weight: BM25's inverse document frequency, the sentences of all the
+    chunks standing for the documents (terms held by no sentence left out)."""
+    held = Counter(term for by_sentence in found for counts in by_sentence.values()
+                   for term in counts)
+    return {term: math.log(1 + (sentences - count + 0.5) / (count + 0.5))
+            for term, count in held.items()}
 
-    def score(index: int) -> float:
-        sentence = sentences[index]
-        holds_number = number_bonus and _HOLDS_NUMBER.search(text, sentence.start, sentence.end)
-        return len(found[index]) + (number_bonus if holds_number else 0.0)
 
-    best = min(body, key=lambda index: (-score(index), index))
-    return sentences[best].start, sentences[best].end
+class _Scorer:
+    """Scores passages of one or two sentences: weighted terms, and the answer asked for."""
+
+    def __init__(self, weights: dict[str, float], kind: AnswerKind | None,
+                 answer_weight: float) -> None:
+        self.weights = weights
+        self.kind = kind
+        self.answer_weight = answer_weight
+
+    def best_passage(self, text: str, sentences: list[Sentence],
+                     found: dict[int, Counter[str]]) -> tuple[int, int] | None:
+        """The span of the best passage that starts at a body sentence holding a term, or
+        None when there is none."""
+        answers = [self.kind is not None and holds_answer(self.kind, text, s.start, s.end)
+                   for s in sentences]
+        best: tuple[float, int, int] | None = None
+        span = None
+        for index in sorted(found):
+            if sentences[index].heading:
+                continue
+            last = index + 1 if self._runs_on(text, sentences, found, answers, index) \
+                else index
+            for end in range(index, last + 1):
+                held: Counter[str] = Counter()
+                for part in range(index, end + 1):
+                    held.update(found.get(part, Counter()))
+                score = self._score(held, any(answers[index:end + 1]))
+                key = (score, index - end, -index)  # then fewer sentences, then earlier
+                if best is None or key > best:
+                    best, span = key, (sentences[index].start, sentences[end].end)
+        return span
+
+    def _score(self, held: Counter[str], answers: bool) -> float:
+        terms = sum(self.weights[term] * count * (TERM_SATURATION + 1)
+                    / (count + TERM_SATURATION) for term, count in held.items())
+        return terms + (self.answer_weight if answers else 0.0)
+
+    @staticmethod
+    def _runs_on(text: str, sentences: list[Sentence], found: dict[int, Counter[str]],
+                 answers: list[bool], index: int) -> bool:
+        """Whether sentence `index` and the next of its paragraph may be one passage: this
+        one holds query terms that the next lacks, and the next holds other terms or the
+        answer this one lacks (the subject, then what is said of it); or this one ends in
+        a colon (it introduces the next)."""
+        after = index + 1
+        if after >= len(sentences) or sentences[after].heading \
+                or _BLANK_LINE.search(text, sentences[index].end, sentences[after].start) \
+                or sentences[after].end - sentences[index].start > PAIR_CHARACTERS:
+            return False
+        first, second = set(found[index]), set(found.get(after, ()))
+        return text[sentences[index].end - 1] in ":：" or bool(first - second) and (
+            bool(second - first) or (answers[after] and not answers[index]))
 
 
 def _terms_by_sentence(text: str, sentences: list[Sentence],
-                       terms: set[str]) -> dict[int, set[str]]:
-    """The query terms each sentence holds, by sentence index (sentences without any
-    left out)."""
+                       terms: set[str]) -> dict[int, Counter[str]]:
+    """How often each sentence holds each query term, by sentence index (sentences
+    without any left out)."""
     if not terms or not sentences:
         return {}
     lowered = text.lower()
     if has_chinese(text) or len(lowered) != len(text):
         # Words cut by jieba sentence by sentence, or lower-casing that moves offsets.
-        held = {index: terms.intersection(map(stem, words(text[s.start:s.end])))
+        held = {index: Counter(word for word in map(stem, words(text[s.start:s.end]))
+                               if word in terms)
                 for index, s in enumerate(sentences)}
-        return {index: found for index, found in held.items() if found}
+        return {index: counts for index, counts in held.items() if counts}
     # A stem is a prefix of its word, so only the words that begin with a query stem
     # (found by str.find, which is fast) are stemmed; a word lies inside one sentence.
     starts = [sentence.start for sentence in sentences]
-    found: dict[int, set[str]] = {}
+    found: dict[int, Counter[str]] = {}
     for term in terms:
         at = lowered.find(term)
         while at >= 0:
@@ -164,7 +221,7 @@ def _terms_by_sentence(text: str, sentences: list[Sentence],
                 index = bisect_right(starts, at) - 1
                 if index >= 0 and end <= sentences[index].end \
                         and stem(lowered[at:end]) == term:
-                    found.setdefault(index, set()).add(term)
+                    found.setdefault(index, Counter())[term] += 1
             at = lowered.find(term, at + 1)
     return found
 

@@ -1,11 +1,11 @@
 """indexer.chunk: token limits measured by the real tokenizer, exact offsets, coverage,
-headings, pages, overlap and sentence splitting."""
+headings, pages, overlap, and whole sentences."""
 
 import random
 
 import pytest
 
-from semsearch.indexer.chunk import chunk_document, split_sentences
+from semsearch.indexer.chunk import chunk_document
 from semsearch.indexer.documents import Chunk, PageSpan, ParsedDocument
 from semsearch.indexer.encoders import Encoder
 from semsearch.indexer.parse import parse_document
@@ -169,21 +169,3 @@ def test_invalid_limit_rejected(encoder: Encoder) -> None:
     document = ParsedDocument(text="text", title="t", format="text")
     with pytest.raises(ValueError):
         chunk_document(document, encoder.tokenizer, 0, 0)
-
-
-def test_split_sentences_english() -> None:
-    text = "  Hello world. How are you?  Fine!\nNext line without stop"
-    spans = split_sentences(text)
-    assert [text[s:e] for s, e in spans] == [
-        "Hello world.", "How are you?", "Fine!", "Next line without stop"]
-
-
-def test_split_sentences_chinese() -> None:
-    text = "今天天气很好。我们去公园吧！你来吗？好的"
-    spans = split_sentences(text)
-    assert [text[s:e] for s, e in spans] == ["今天天气很好。", "我们去公园吧！", "你来吗？", "好的"]
-
-
-def test_split_sentences_empty() -> None:
-    assert split_sentences("") == []
-    assert split_sentences("   \n ") == []

@@ -8,6 +8,7 @@ import pytest
 
 from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.sentences import split_sentences
 from semsearch.search.highlight import (
     SEMANTIC_SENTENCES,
     highlight_chunks,
@@ -18,7 +19,6 @@ from semsearch.search.highlight import (
 from semsearch.search.hits import Highlight
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
-from semsearch.search.sentences import highlight_sentences
 from tests.helpers import PDF_PAGES, PDF_QUESTION, SEARCH_DOCS
 
 QUERIES = [
@@ -272,7 +272,7 @@ def test_a_pdf_hit_cites_the_page_of_its_highlight(pdf_index: Path, encoder: Enc
         searcher.close()
 
 
-# --- whole sentences and headings (search/sentences.py) -------------------------------
+# --- whole sentences and headings (indexer/sentences.py) -------------------------------
 
 SOFT_WRAPPED = (
     "## Water temperature and quality\n"
@@ -303,13 +303,6 @@ def test_a_pdf_layout_line_is_not_a_sentence_end() -> None:
     assert text[highlight.start:highlight.end] == highlight.text
 
 
-def test_list_items_blank_lines_and_a_final_colon_end_sentences() -> None:
-    text = "Steps to follow:\n- Filter hard water\n- Descale the kettle\nwith vinegar\n\nDone"
-    spans = [text[s.start:s.end] for s in highlight_sentences(text)]
-    assert spans == ["Steps to follow:", "- Filter hard water",
-                     "- Descale the kettle\nwith vinegar", "Done"]
-
-
 @pytest.mark.parametrize("text, query, headings", [
     ("## Water temperature\n\nKeep the water near 93 degrees for brewing.",
      "water temperature", ()),
@@ -332,17 +325,8 @@ def test_a_heading_alone_stands_in_only_without_a_body() -> None:
     assert _best("water temperature", text)[0].text == "Soft is better than hard."
     assert _best("water temperature", "## Water temperature")[0].text == \
         "## Water temperature"
-    sentences = highlight_sentences(text)
+    sentences = split_sentences(text)
     assert [s.heading for s in sentences] == [True, False]
-
-
-def test_a_short_pdf_heading_line_is_not_joined_to_the_body() -> None:
-    text = ("The colony\nA honey bee colony has one queen and many workers.\n"
-            "Why costs matter\nThe yearly cost of a fund is its expense ratio.")
-    sentences = highlight_sentences(text)
-    assert [(text[s.start:s.end], s.heading) for s in sentences] == [
-        ("The colony", True), ("A honey bee colony has one queen and many workers.", False),
-        ("Why costs matter", True), ("The yearly cost of a fund is its expense ratio.", False)]
 
 
 def test_a_question_for_a_quantity_prefers_a_sentence_with_a_number() -> None:

@@ -128,6 +128,19 @@ def test_pdf_pages_and_page_starts() -> None:
         assert document.text[start:].startswith(page_text)
 
 
+def test_pdf_words_broken_at_line_ends_are_whole_and_pages_stay_right() -> None:
+    pages = ["The lamp was first lit on 14 Oc-\ntober 1871 by the keeper,\nwho kept it lit.",
+             "A self-\nevident rule: a self-evident claim needs no proof-\nreading.\nEnd-\nUse"]
+    document = parse_document("lamp.pdf", _pdf(pages))
+    first, second = (document.text[start:end] for start, end in zip(
+        document.page_starts, [*document.page_starts[1:], len(document.text)], strict=True))
+    assert first.strip() == \
+        "The lamp was first lit on 14 October\n1871 by the keeper,\nwho kept it lit."
+    # The hyphen stays in a word the document spells with one; a capital goes on a new word.
+    assert second.strip() == ("A self-evident\nrule: a self-evident claim needs no proofreading."
+                              "\nEnd-\nUse")
+
+
 def test_pdf_without_metadata_title_uses_first_line() -> None:
     document = parse_document("untitled.pdf", _pdf(["Quarterly numbers", "Second page."]))
     assert document.title == "Quarterly numbers"

@@ -1,17 +1,17 @@
 """Property-based tests (hypothesis) of the chunker and the highlighter, with the real
 tokenizer: for any text (CJK, emoji, combining marks, whitespace runs, headings), chunks
 map back to the text exactly, never exceed the token limit when re-tokenized, and drop no
-visible character; highlights lie inside their chunk and are one of its sentences."""
+visible character; highlights lie inside their chunk and are one or two of its sentences."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from semsearch.indexer.chunk import chunk_document, split_sentences
+from semsearch.indexer.chunk import chunk_document
 from semsearch.indexer.documents import ParsedDocument, Section
 from semsearch.indexer.encoders import Encoder
+from semsearch.indexer.sentences import split_sentences
 from semsearch.search.highlight import highlight_chunks
-from semsearch.search.sentences import highlight_sentences
 
 PIECES = st.one_of(
     st.sampled_from(["the", "indexer", "photosynthesis", "floccinaucinihilipilification",
@@ -64,7 +64,7 @@ def test_chunks_map_back_fit_and_cover(encoder: Encoder, text: str, max_tokens: 
 @PROPERTY_SETTINGS
 @given(text=TEXTS)
 def test_sentences_are_trimmed_ordered_spans(text: str) -> None:
-    spans = split_sentences(text)
+    spans = [(sentence.start, sentence.end) for sentence in split_sentences(text)]
     for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False):
         assert end <= next_start
     for start, end in spans:
@@ -83,8 +83,12 @@ def test_highlights_are_sentences_of_their_chunk(encoder: Encoder, query: str,
     results = highlight_chunks(query, chunks, encoder.encode)
     assert len(results) == len(chunks)
     for (text, offset), highlights in zip(chunks, results, strict=True):
-        # Highlights are whole sentences: soft-wrapped lines joined (search/sentences.py).
-        spans = [(s.start, s.end) for s in highlight_sentences(text)]
+        # Highlights are one whole sentence, or two that follow each other (soft-wrapped
+        # lines joined: indexer/sentences.py).
+        sentences = split_sentences(text)
+        spans = [(s.start, s.end) for s in sentences] + [
+            (first.start, second.end)
+            for first, second in zip(sentences, sentences[1:], strict=False)]
         assert len(highlights) == (1 if spans else 0)
         for highlight in highlights:
             assert offset <= highlight.start < highlight.end <= offset + len(text)

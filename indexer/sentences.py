@@ -1,13 +1,14 @@
-"""The sentences of a chunk as a reader sees them, for highlighting.
+"""The sentences of a text as a reader sees them, for chunking and highlighting.
 
-The chunker cuts at every line break (a chunk boundary there is harmless), but a
-highlight must be a whole sentence: in Markdown, reStructuredText and plain text a single
-line break inside a paragraph is a soft wrap, and PDF text breaks at every layout line.
-Here a line break ends a sentence only after sentence-ending punctuation, before a blank
-line, a heading line or a list item. Lines that are headings (a Markdown `#` line, an
+In Markdown, reStructuredText and plain text a single line break inside a paragraph is a
+soft wrap, and PDF text breaks at every layout line: a line break ends a sentence only
+after sentence-ending punctuation, before a blank line, a heading line or a list item. A
+line that ends in a colon ends a sentence unless the next line goes on in lower case (a
+wrap inside the sentence). A full stop after an initial ("John C. Bogle") or a common
+abbreviation ("e.g.") ends none. Lines that are headings (a Markdown `#` line, an
 underlined reStructuredText title, a short line ending in ':', a line standing alone
-without a full stop, one of the chunk's section headings or the document title) are
-marked, so that a body sentence is preferred to them. Offsets are exact: nothing is
+without a full stop, one of the given section headings or the document title) are
+marked, so that a body sentence can be preferred to them. Offsets are exact: nothing is
 rewritten, a sentence is `text[start:end]`, newlines included.
 """
 
@@ -21,29 +22,34 @@ _SENTENCE_END = re.compile(rf"[.!?][{_CLOSERS}]*\s+|[。！？]+[{_CLOSERS}]*\s*
 # At the end of a line, a colon also ends one (it introduces a list or a block).
 _LINE_END = re.compile(rf"[.!?:。！？：][{_CLOSERS}]*\s*$")
 _FULL_STOP = re.compile(rf"[.!?。！？][{_CLOSERS}]*\s*$")
+_COLON_END = re.compile(r":\s*$")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•·▪–]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+\S")
 _MARKDOWN_HEADING = re.compile(r"\s{0,3}#{1,6}(?:\s|$)")
 _UNDERLINE = re.compile(r"\s*([=\-~^\"'`#*+_:.])\1{2,}\s*")
+# The word before a full stop that does not end a sentence: an initial, or one of these.
+_ABBREVIATED = re.compile(r"(?:\b[A-Z]|\b(?:e\.g|i\.e|cf|vs|approx|Dr|Mr|Mrs|Ms|Prof|St|Fig"
+                          r"|No|Jr|Sr))\.$")
+_ABBREVIATION_REACH = 8
 # A line ending in ':' of at most this many words is a label ("Kubernetes Basics:").
 _LABEL_WORDS = 6
 
 
 @dataclass(frozen=True)
 class Sentence:
-    """`text[start:end]` of a chunk, trimmed; `heading` when it is a heading line."""
+    """`text[start:end]` of a text, trimmed; `heading` when it is a heading line."""
 
     start: int
     end: int
     heading: bool = False
 
 
-def highlight_sentences(text: str, headings: tuple[str, ...] = ()) -> list[Sentence]:
+def split_sentences(text: str, headings: tuple[str, ...] = ()) -> list[Sentence]:
     """The sentences of `text` in order, soft-wrapped lines joined, headings marked.
 
     Args:
-        text: a chunk's text.
-        headings: lines that are headings wherever they stand (the chunk's section path
-            and its document's title).
+        text: a document's or a chunk's text.
+        headings: lines that are headings wherever they stand (section titles and the
+            document's title).
 
     Returns:
         Trimmed, ordered, non-overlapping spans that hold every visible character.
@@ -73,13 +79,19 @@ def highlight_sentences(text: str, headings: tuple[str, ...] = ()) -> list[Sente
             block = None
         if block is None:
             block = start
-        if _LINE_END.search(line):
+        if _LINE_END.search(line) and not _wraps_after_colon(line, after):
             _close(text, block, end, sentences)
             block = None
         else:
             fresh = False
     _close(text, block, len(text), sentences)
     return sentences
+
+
+def _wraps_after_colon(line: str, after: str) -> bool:
+    """Whether `line` ends in a colon inside a sentence that goes on, in lower case, on
+    the line `after` ("This is the bloom:\\nfreshly roasted coffee releases...")."""
+    return bool(_COLON_END.search(line)) and after[:1].islower()
 
 
 def _is_heading(line: str, after: str, names: set[str], first: bool) -> bool:
@@ -96,8 +108,9 @@ def _is_heading(line: str, after: str, names: set[str], first: bool) -> bool:
         return False
     if stripped.endswith((":", "：")) and len(stripped.split()) <= _LABEL_WORDS and first:
         return True
-    if not first or _LINE_END.search(line) or stripped.endswith((",", ";")):
-        return False
+    if not first or _LINE_END.search(line) or stripped.endswith((",", ";")) \
+            or _SENTENCE_END.search(stripped):
+        return False  # prose: it goes on, or holds a sentence's end
     # A line without a sentence's end that starts a paragraph is a title when it stands
     # alone, or when it is short and the next line begins with a capital (PDF headings).
     return not after.strip() or (len(stripped.split()) <= _LABEL_WORDS
@@ -113,7 +126,8 @@ def _close(text: str, block: int | None, end: int, sentences: list[Sentence]) ->
 def _spans(text: str, start: int, end: int, whole: bool) -> list[tuple[int, int]]:
     """Trimmed sentence spans of `text[start:end]` (the whole of it when `whole`)."""
     cuts = [start, end] if whole else sorted(
-        {start, end, *(m.end() for m in _SENTENCE_END.finditer(text, start, end))})
+        {start, end, *(m.end() for m in _SENTENCE_END.finditer(text, start, end)
+                       if not _abbreviated(text, m.start()))})
     spans = []
     for first, last in zip(cuts, cuts[1:], strict=False):
         while first < last and text[first].isspace():
@@ -123,6 +137,12 @@ def _spans(text: str, start: int, end: int, whole: bool) -> list[tuple[int, int]
         if first < last:
             spans.append((first, last))
     return spans
+
+
+def _abbreviated(text: str, stop: int) -> bool:
+    """Whether the full stop at `stop` ends an initial or an abbreviation, not a sentence."""
+    return text[stop] == "." and bool(
+        _ABBREVIATED.search(text, max(0, stop - _ABBREVIATION_REACH), stop + 1))
 
 
 def _name(line: str) -> str:
