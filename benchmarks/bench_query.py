@@ -1,170 +1,290 @@
-"""Query latency and retrieval quality on a BEIR test split, in process and over HTTP.
+"""Query latency per mode and per stage, in process and over HTTP; optionally quality.
 
-Measures, on an index built by bench_index.py (bundled model, CPU):
+On an index of a BEIR dataset (bundled model, CPU), for dense, lexical and hybrid:
 
-  * latency of `Searcher.search(query, k=10, mode)` for dense, lexical and hybrid:
-    p50 / p99 / mean ms and QPS (sequential, one query at a time, after a warm-up);
-  * quality: nDCG@10 and Recall@100 per mode, from `search(k=100, group_by="document")`,
-    a hit's doc id being the stem of its path (each document's best chunk rank);
-  * the same queries sent one by one to `semsearch serve` (POST /search, k=10) with
-    httpx: p50 / p99 per mode. Skipped, with a message, if `semsearch serve` is missing
-    or does not come up.
+  * in process: `Searcher.search(query, k=10, mode)` with highlights on, one query at a
+    time after a warm-up and after the BM25 postings are in memory: p50 / p99 / mean ms
+    of the wall time, and p50 / p99 of each stage the searcher reports in `timings_ms`
+    (embed, lexical, dense, fuse, rows, highlight; `other` is the searcher's total less
+    its stages), plus the garbage collector's pauses during the run;
+  * the API's encoding of the same responses (FastAPI's response_model validation and
+    JSON serialisation, as pydantic does it for `POST /search`), timed in process;
+  * over HTTP: the same queries sent one by one to `semsearch serve` on 127.0.0.1
+    (POST /search, httpx keep-alive): client p50 / p99, and the time outside the
+    searcher (client wall less the server's `timings_ms.total`);
+  * with `--quality`: nDCG@10 and Recall@100 per mode on the test queries (k=100,
+    grouped by document).
 
-Run:
-  python benchmarks/bench_query.py /path/to/scifact --index /tmp/scifact-bench/index \
-      [--n 300] [--out /tmp/bench_query.json] [--no-api]
+Every query text is sent once per run and mode: the dataset's queries (all qrels
+splits) are dealt out, disjoint, to the three modes, so that neither the searcher's
+embedding cache (on, at the server's default size, as in a server) nor the server's
+answers a repeated query. Warm-up queries are others again.
+
+A large index: `--grow-from INDEX --chunks N` first writes `--index` (if missing) with
+benchmarks/grow_index.py: real SciFact text, vectors derived from the stored ones.
+
+Run (one command per size):
+  python benchmarks/bench_query.py PATH/TO/scifact --index /tmp/scifact/index
+  python benchmarks/bench_query.py PATH/TO/scifact --index /tmp/scifact-100k \
+      --grow-from /tmp/scifact/index --chunks 100000
+Options: [--n 300] [--k 10] [--no-api] [--quality] [--out /tmp/bench_query.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench_common import percentiles, print_table, running_server
+from grow_index import grow
 
+from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE
 from semsearch.search.evaluate import beir_doc_id, load_beir, score_run
+from semsearch.search.hits import SearchResponse
 from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
 
 MODES = ("dense", "lexical", "hybrid")
-WARMUP = 5
+WARMUP = 20
 
 
-def run_in_process(searcher: Searcher, queries: list[tuple[str, str]], k: int
-                   ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, list[str]]],
-                              dict[str, dict[str, float]]]:
-    """(latency at k per mode, doc rankings at k=100 per mode, latency of those runs)."""
-    latency: dict[str, dict[str, float]] = {}
-    eval_latency: dict[str, dict[str, float]] = {}
-    runs: dict[str, dict[str, list[str]]] = {}
-    for mode in MODES:
-        for _, text in queries[:WARMUP]:
-            searcher.search(text, SearchOptions(k=k, mode=mode))
-        times: list[float] = []
-        stages: dict[str, list[float]] = {}
-        for _, text in queries:
+class GcPauses:
+    """The collector's pauses while it is on: one entry per collection, in ms."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"],
+                                (time.perf_counter() - self._started) * 1000))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, float]:
+        return {"collections": len(self.pauses),
+                "gen2": sum(1 for generation, _ in self.pauses if generation == 2),
+                "max_ms": round(max((ms for _, ms in self.pauses), default=0.0), 2),
+                "total_ms": round(sum(ms for _, ms in self.pauses), 1)}
+
+
+def deal_queries(dataset: Path, n: int) -> tuple[dict[str, list[str]], list[str]]:
+    """Disjoint query texts per mode (up to `n` each, test split first) and warm-ups."""
+    texts: dict[str, None] = {}
+    splits = sorted((p.stem for p in (dataset / "qrels").glob("*.tsv")),
+                    key=lambda split: split != "test")
+    for split in splits:
+        texts.update(dict.fromkeys(load_beir(dataset, split).queries.values()))
+    ordered = list(texts)
+    dealt = {mode: ordered[number::len(MODES)][:n] for number, mode in enumerate(MODES)}
+    used = {text for mine in dealt.values() for text in mine}
+    warmup = [text for text in reversed(ordered) if text not in used][:WARMUP * len(MODES)]
+    return dealt, warmup
+
+
+def stage_stats(responses: list[SearchResponse]) -> dict[str, dict[str, float]]:
+    """p50 / p99 of each stage of `timings_ms`, and `other`: total less the stages."""
+    stages: dict[str, list[float]] = {}
+    for response in responses:
+        timings = dict(response.timings_ms)
+        total = timings.pop("total")
+        for stage, ms in timings.items():
+            stages.setdefault(stage, []).append(ms)
+        stages.setdefault("other", []).append(max(0.0, total - sum(timings.values())))
+        stages.setdefault("total", []).append(total)
+    return {stage: percentiles(values) for stage, values in stages.items()}
+
+
+def run_in_process(searcher: Searcher, dealt: dict[str, list[str]], warmup: list[str],
+                   k: int) -> tuple[dict[str, Any], dict[str, list[SearchResponse]]]:
+    """Wall-time and stage statistics per mode, and the responses."""
+    results: dict[str, Any] = {}
+    responses: dict[str, list[SearchResponse]] = {}
+    for number, mode in enumerate(MODES):
+        options = SearchOptions(k=k, mode=mode)
+        for text in warmup[number::len(MODES)]:
+            searcher.search(text, options)
+        times, found = [], []
+        with GcPauses() as pauses:
+            for text in dealt[mode]:
+                started = time.perf_counter()
+                found.append(searcher.search(text, options))
+                times.append((time.perf_counter() - started) * 1000)
+        results[mode] = {"wall": percentiles(times), "stages": stage_stats(found),
+                         "gc": pauses.summary()}
+        responses[mode] = found
+        print(f"in process {mode}: p50 {results[mode]['wall']['p50_ms']} ms, p99 "
+              f"{results[mode]['wall']['p99_ms']} ms", flush=True)
+    return results, responses
+
+
+def api_encoding(responses: dict[str, list[SearchResponse]]) -> dict[str, dict[str, float]]:
+    """Time of FastAPI's response handling for `response_model=SearchResponse`: validate
+    the returned dataclass, then serialise it to JSON, as pydantic does it."""
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(SearchResponse)
+    results = {}
+    for mode, found in responses.items():
+        times = []
+        for response in found:
             started = time.perf_counter()
-            response = searcher.search(text, SearchOptions(k=k, mode=mode))
+            adapter.dump_json(adapter.validate_python(response))
             times.append((time.perf_counter() - started) * 1000)
-            for stage, ms in response.timings_ms.items():
-                stages.setdefault(stage, []).append(ms)
-        latency[mode] = percentiles(times)
-        for stage, values in stages.items():
-            latency[mode][f"stage_{stage}_p50_ms"] = percentiles(values)["p50_ms"]
-            latency[mode][f"stage_{stage}_mean_ms"] = percentiles(values)["mean_ms"]
-        times, runs[mode] = [], {}
-        for qid, text in queries:
-            started = time.perf_counter()
-            hits = searcher.search(text,
-                    SearchOptions(k=100, mode=mode, group_by="document")).results
-            times.append((time.perf_counter() - started) * 1000)
-            runs[mode][qid] = [beir_doc_id(hit.path) for hit in hits]
-        eval_latency[mode] = percentiles(times)
-        print(f"{mode}: k={k} p50 {latency[mode]['p50_ms']} ms; "
-              f"k=100 grouped p50 {eval_latency[mode]['p50_ms']} ms", flush=True)
-    return latency, runs, eval_latency
+        results[mode] = percentiles(times)
+    return results
 
 
-def run_api(index_dir: Path, queries: list[tuple[str, str]], k: int, log_path: Path,
-            startup_s: float) -> dict[str, object]:
+def run_api(index_dir: Path, dealt: dict[str, list[str]], warmup: list[str], k: int,
+            log_path: Path, bm25_wait_s: float) -> dict[str, Any]:
     """Latency over HTTP per mode, or {"skipped": reason}."""
     import httpx
 
     try:
-        with running_server(index_dir, log_path, startup_s=startup_s) as (_, base), \
+        with running_server(index_dir, log_path) as (_, base), \
                 httpx.Client(base_url=base, timeout=60.0) as client:
-            result: dict[str, object] = {"url": base}
-            for mode in MODES:
-                for _, text in queries[:WARMUP]:
-                    client.post("/search", json={"query": text, "k": k, "mode": mode})
-                times, server_ms, errors = [], [], 0
-                for _, text in queries:
-                    started = time.perf_counter()
-                    response = client.post("/search", json={"query": text, "k": k, "mode": mode})
-                    times.append((time.perf_counter() - started) * 1000)
-                    if response.status_code != 200:
-                        errors += 1
-                        continue
-                    total = response.json().get("timings_ms", {}).get("total")
-                    if isinstance(total, int | float):
-                        server_ms.append(float(total))
-                stats: dict[str, object] = {**percentiles(times), "errors": errors}
-                if server_ms:
-                    stats["server_total_p50_ms"] = percentiles(server_ms)["p50_ms"]
-                result[mode] = stats
-                print(f"api {mode}: p50 {stats['p50_ms']} ms, errors {errors}", flush=True)
-            return result
+            # The server builds its BM25 postings in the background, as the in-process
+            # searcher did: wait twice as long as that took, so FTS5 answers none.
+            time.sleep(bm25_wait_s)
+            results: dict[str, Any] = {"url": base}
+            for number, mode in enumerate(MODES):
+                results[mode] = _api_mode(client, mode, dealt[mode],
+                                          warmup[number::len(MODES)], k)
+                print(f"api {mode}: p50 {results[mode]['wall']['p50_ms']} ms, p99 "
+                      f"{results[mode]['wall']['p99_ms']} ms", flush=True)
+            return results
     except RuntimeError as error:  # the server did not start
         return {"skipped": str(error)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--index", type=Path, required=True, help="index dir from bench_index")
-    parser.add_argument("--n", type=int, default=300, help="test queries to run (all: 300)")
-    parser.add_argument("--k", type=int, default=10, help="k of the latency runs")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/bench_query.json"))
-    parser.add_argument("--no-api", action="store_true", help="skip the HTTP part")
-    parser.add_argument("--startup-timeout", type=float, default=180.0)
-    args = parser.parse_args()
+def _api_mode(client: Any, mode: str, texts: list[str], warmup: list[str],
+              k: int) -> dict[str, Any]:
+    def post(text: str) -> Any:
+        return client.post("/search", json={"query": text, "k": k, "mode": mode})
 
-    data = load_beir(args.dataset, args.split)
-    queries = list(data.queries.items())[: args.n]
-    qrels = {qid: data.qrels[qid] for qid, _ in queries}
-    print(f"{len(queries)} {args.split} queries", flush=True)
+    for text in warmup:
+        post(text)
+    times, outside, server, errors = [], [], [], 0
+    for text in texts:
+        started = time.perf_counter()
+        response = post(text)
+        elapsed = (time.perf_counter() - started) * 1000
+        times.append(elapsed)
+        if response.status_code != 200:
+            errors += 1
+            continue
+        total = float(response.json()["timings_ms"]["total"])
+        server.append(total)
+        outside.append(elapsed - total)
+    return {"wall": percentiles(times), "server_total": percentiles(server),
+            "outside_searcher": percentiles(outside), "errors": errors}
 
-    # No embedding cache: the modes run the same queries one after another, and each
-    # must pay for its own query embedding (a repeated query would skip the model).
-    searcher = Searcher(args.index, embedding_cache_size=0)  # the index's own backend
-    latency, runs, eval_latency = run_in_process(searcher, queries, args.k)
-    searcher.close()
-    quality = {mode: score_run(runs[mode], qrels) for mode in MODES}
 
-    if args.no_api:
-        api: dict[str, object] = {"skipped": "--no-api"}
-    else:
-        api = run_api(args.index, queries, args.k, args.out.with_suffix(".server.log"),
-                      args.startup_timeout)
+def run_quality(searcher: Searcher, dataset: Path) -> dict[str, dict[str, float]]:
+    data = load_beir(dataset, "test")
+    quality = {}
+    for mode in MODES:
+        options = SearchOptions(k=100, mode=mode, group_by="document", highlight=False)
+        run = {qid: [beir_doc_id(hit.path) for hit in searcher.search(text, options).results]
+               for qid, text in data.queries.items()}
+        quality[mode] = score_run(run, data.qrels)
+    return quality
 
-    import torch
 
-    print(f"\nIn process, k={args.k}, {len(queries)} queries, sequential "
-          f"(torch threads {torch.get_num_threads()}):")
-    print_table(["mode", "p50 ms", "p99 ms", "mean ms", "QPS", "nDCG@10", "R@100",
-                 "k=100 p50 ms"],
-                [[m, latency[m]["p50_ms"], latency[m]["p99_ms"], latency[m]["mean_ms"],
-                  latency[m]["qps"], quality[m]["ndcg@10"], quality[m]["recall@100"],
-                  eval_latency[m]["p50_ms"]] for m in MODES])
-    names = ["embed", "dense", "lexical", "fuse", "highlight"]
-    print("\nStage times, k=10, p50 / mean ms (from SearchResponse.timings_ms):")
-    print_table(["mode", *names], [[m, *(f"{latency[m].get(f'stage_{n}_p50_ms', '')} / "
-                                         f"{latency[m].get(f'stage_{n}_mean_ms', '')}"
-                                         for n in names)] for m in MODES])
-    print(f"\nHTTP API (POST /search, k={args.k}, sequential, httpx keep-alive):")
+def timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = work()
+    return value, time.perf_counter() - started
+
+
+def report(result: dict[str, Any]) -> None:
+    in_process = result["in_process"]
+    print(f"\nIn process, k={result['k']}, highlights on, one query at a time "
+          f"({result['chunks']:,} chunks, embedding cache {result['embedding_cache']}):")
+    print_table(["mode", "p50 ms", "p99 ms", "p99/p50", "mean ms", "QPS", "GC pauses",
+                 "of them full", "GC max ms"],
+                [[m, r["wall"]["p50_ms"], r["wall"]["p99_ms"],
+                  round(r["wall"]["p99_ms"] / r["wall"]["p50_ms"], 2), r["wall"]["mean_ms"],
+                  r["wall"]["qps"], r["gc"]["collections"], r["gc"]["gen2"], r["gc"]["max_ms"]]
+                 for m, r in in_process.items()])
+    names = list(dict.fromkeys(s for r in in_process.values() for s in r["stages"]))
+    print("\nStages, p50 / p99 ms (SearchResponse.timings_ms):")
+    print_table(["mode", *names],
+                [[m, *(f"{r['stages'][n]['p50_ms']} / {r['stages'][n]['p99_ms']}"
+                       if n in r["stages"] else "" for n in names)]
+                 for m, r in in_process.items()])
+    print("\nAPI response encoding in process (validate + JSON), p50 / p99 ms:")
+    print_table(["mode", "p50 ms", "p99 ms"],
+                [[m, r["p50_ms"], r["p99_ms"]] for m, r in result["api_encoding"].items()])
+    api = result["api"]
+    print(f"\nHTTP (POST /search, k={result['k']}, one at a time, httpx keep-alive):")
     if "skipped" in api:
         print(f"  skipped: {api['skipped']}")
-    else:
-        rows = []
-        for mode in MODES:
-            stats = api[mode]
-            assert isinstance(stats, dict)
-            rows.append([mode, stats["p50_ms"], stats["p99_ms"], stats["mean_ms"], stats["qps"],
-                         stats.get("server_total_p50_ms", ""), stats["errors"]])
-        print_table(["mode", "p50 ms", "p99 ms", "mean ms", "QPS", "server p50 ms", "errors"],
-                    rows)
-    result = {"dataset": str(args.dataset), "index": str(args.index), "split": args.split,
-              "queries": len(queries), "k": args.k, "torch_threads": torch.get_num_threads(),
-              "loadavg_1m": round(os.getloadavg()[0], 2),
-              "in_process": latency, "quality": quality, "eval_latency_k100_grouped": eval_latency,
-              "api": api}
+        return
+    print_table(["mode", "p50 ms", "p99 ms", "p99/p50", "server total p50", "outside p50",
+                 "outside p99", "errors"],
+                [[m, api[m]["wall"]["p50_ms"], api[m]["wall"]["p99_ms"],
+                  round(api[m]["wall"]["p99_ms"] / api[m]["wall"]["p50_ms"], 2),
+                  api[m]["server_total"]["p50_ms"], api[m]["outside_searcher"]["p50_ms"],
+                  api[m]["outside_searcher"]["p99_ms"], api[m]["errors"]] for m in MODES])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", type=Path, help="a BEIR folder (its queries are sent)")
+    parser.add_argument("--index", type=Path, required=True, help="the index directory")
+    parser.add_argument("--grow-from", type=Path, help="grow --index from this index")
+    parser.add_argument("--chunks", type=int, default=100_000, help="with --grow-from")
+    parser.add_argument("--n", type=int, default=300, help="queries per mode")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bench_query.json"))
+    parser.add_argument("--no-api", action="store_true", help="skip the HTTP part")
+    parser.add_argument("--quality", action="store_true", help="nDCG@10 on the test split")
+    args = parser.parse_args()
+
+    if args.grow_from and not args.index.exists():
+        print(f"growing {args.index} from {args.grow_from} ...", flush=True)
+        print(json.dumps(grow(args.grow_from, args.index, args.chunks)), flush=True)
+    dealt, warmup = deal_queries(args.dataset, args.n)
+    searcher = Searcher(args.index)  # the index's backend; the server's cache size
+    in_memory, bm25_s = timed(lambda: searcher.wait_for_bm25(600))
+    chunks = searcher.reader.store().chunk_count()
+    print(f"{chunks:,} chunks; BM25 in memory: {in_memory} after {bm25_s:.1f} s; "
+          f"{sum(map(len, dealt.values()))} queries", flush=True)
+    in_process, responses = run_in_process(searcher, dealt, warmup, args.k)
+    quality = run_quality(searcher, args.dataset) if args.quality else {}
+    searcher.close()
+    result: dict[str, Any] = {
+        "dataset": str(args.dataset), "index": str(args.index), "chunks": chunks,
+        "k": args.k, "embedding_cache": EMBEDDING_CACHE_SIZE, "bm25_build_s": round(bm25_s, 1),
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "loadavg_1m": round(os.getloadavg()[0], 2), "in_process": in_process,
+        "api_encoding": api_encoding(responses), "quality": quality,
+        "api": {"skipped": "--no-api"} if args.no_api else run_api(
+            args.index, dealt, warmup, args.k, args.out.with_suffix(".server.log"),
+            2 * bm25_s + 2)}
+    report(result)
+    if quality:
+        print_table(["mode", "nDCG@10", "R@100"],
+                    [[m, q["ndcg@10"], q["recall@100"]] for m, q in quality.items()])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} (load average {result['loadavg_1m']})")
 
 
 if __name__ == "__main__":

@@ -189,9 +189,10 @@ class Searcher:
                 ranked = best_per_document(
                     ranked, snapshot.store.chunk_documents([c for c, _ in ranked]))
             ranked = ranked[:keep]
+            clock.lap("fuse")
             hits = make_hits(ranked, snapshot.store.chunks([c for c, _ in ranked]), mode,
                              dense, lexical)
-            clock.lap("fuse")
+            clock.lap("rows")
         if options.rerank:
             hits = rerank_hits(self.reranker, query, hits)
             if options.min_score is not None:
