@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from semsearch.indexer.encoders.base import ModelLoadError, PerThreadTokenizer
+from semsearch.indexer.encoders.base import ModelLoadError
+from semsearch.indexer.encoders.fast_tokenizer import FastTokenizer
 from semsearch.indexer.encoders.onnx_export import (
     MODEL_FILE,
     TOKENIZER_DIR,
@@ -32,16 +33,14 @@ class OnnxEncoder:
         model_name: the name the index records (the user's name, not the resolved path).
         device: "cpu", or "cuda[:N]" through onnxruntime's CUDA provider.
         backend: "onnx" (fp32) or "onnx-int8" (dynamically quantised weights).
-        tokenizer: this thread's copy of the model's Hugging Face fast tokenizer (the
-            chunker uses its offsets).
+        tokenizer: the model's tokenizer.json run by the `tokenizers` library, called
+            like a Hugging Face fast tokenizer (the chunker uses its offsets); no torch.
         export_dir: the cache folder the model was read from.
     """
 
     def __init__(self, model_name: str, device: str, backend: str, export_dir: Path,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
-        from transformers import AutoTokenizer
 
         self.model_name, self.device, self.backend = model_name, device, backend
         self.export_dir = export_dir
@@ -49,23 +48,18 @@ class OnnxEncoder:
         if manifest is None:
             raise ModelLoadError(f"No exported model in {export_dir}; delete it to re-export.")
         self.manifest = manifest
-        tokenizer = AutoTokenizer.from_pretrained(export_dir / TOKENIZER_DIR)
-        self._tokenizers = PerThreadTokenizer(tokenizer)
-        # A private copy that truncates like sentence-transformers and is never changed
-        # again, so encoding from several threads is safe.
-        self._encoder_tokenizer = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-        self._encoder_tokenizer.no_padding()
-        self._encoder_tokenizer.enable_truncation(max_length=self.manifest.max_seq_length)
-        self._pad_id = int(tokenizer.pad_token_id or 0)
+        # One tokenizer for every thread: neither ever changes after it is made.
+        self._tokenizer = FastTokenizer.from_folder(export_dir / TOKENIZER_DIR)
+        self._encoder_tokenizer = self._tokenizer.truncating(manifest.max_seq_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _usable_cpus()
         self.session = ort.InferenceSession(str(export_dir / MODEL_FILE), options,
                                             providers=_providers(ort, device))
 
     @property
-    def tokenizer(self) -> Any:
-        """This thread's copy of the model's Hugging Face fast tokenizer."""
-        return self._tokenizers.get()
+    def tokenizer(self) -> FastTokenizer:
+        """The model's tokenizer, called like a Hugging Face fast tokenizer."""
+        return self._tokenizer
 
     @property
     def dimension(self) -> int:
@@ -101,7 +95,8 @@ class OnnxEncoder:
         """Right-padded int64 arrays of one batch, for the inputs the graph takes."""
         width = max(len(encoding.ids) for encoding in encodings)
         arrays = {
-            "input_ids": np.full((len(encodings), width), self._pad_id, dtype=np.int64),
+            "input_ids": np.full((len(encodings), width), self._tokenizer.pad_token_id,
+                                 dtype=np.int64),
             "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
             "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64),
         }
