@@ -17,7 +17,6 @@ from semsearch.api.routes import index, metrics, openai_compat, rerank, search, 
 from semsearch.api.security import install_security
 from semsearch.indexer.background import BackgroundSync
 from semsearch.indexer.encoders import EncoderSpec
-from semsearch.search.searcher import Searcher
 from semsearch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,13 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        searcher = Searcher(settings.index_dir, settings.encoder_spec(),
-                            rerank_model=settings.rerank_model)
+        searcher = settings.open_searcher()
         app.state.searcher = searcher
         # Background syncs reuse the searcher's model and keep the chunking the index
         # was built with.
-        job = settings.sync_job(Path(searcher.reader.manifest.root), searcher.index_dir)
-        app.state.sync = BackgroundSync(replace(
+        job = settings.store_job(Path(searcher.reader.manifest.root), searcher.index_dir)
+        # A MilvusSyncJob has the fields BackgroundSync reads (root, index_dir, run).
+        app.state.sync = BackgroundSync(replace(  # type: ignore[arg-type]
             job, encoder=EncoderSpec.of(searcher.encoder),
             options=replace(job.options, chunk_tokens=None, chunk_overlap=None)))
         log.info("serving index %s", searcher.index_dir)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from semsearch.indexer.background import SyncStatus
 from semsearch.indexer.errors import IndexerError
-from semsearch.indexer.stats import index_stats
+from semsearch.indexer.milvus_stats import store_stats
 
 access_log = logging.getLogger("semsearch.access")
 
@@ -153,7 +153,7 @@ def _index_counts(app: FastAPI) -> dict[str, int] | None:
     if searcher is None:  # before the lifespan opened the index
         return None
     try:
-        stats = index_stats(searcher.index_dir)
+        stats = store_stats(searcher.index_dir, app.state.settings.milvus_target())
     except IndexerError as error:  # a scrape reports what it can; the log says why not
         logging.getLogger(__name__).warning("index counts unavailable: %s", error)
         return None

@@ -22,9 +22,11 @@ def create_collections(client: Any, name: str, dimension: int) -> None:
             made.add_field(field_name, kind, **options)
         return made
 
-    text = {"max_length": TEXT_LENGTH}
-    versioned = [("generation", DataType.INT64, {}), ("retired", DataType.INT64, {})]
-    placeholder = [("placeholder", DataType.FLOAT_VECTOR, {"dim": len(PLACEHOLDER)})]
+    text: dict[str, Any] = {"max_length": TEXT_LENGTH}
+    versioned: list[tuple[str, Any, dict[str, Any]]] = [
+        ("generation", DataType.INT64, {}), ("retired", DataType.INT64, {})]
+    placeholder: list[tuple[str, Any, dict[str, Any]]] = [
+        ("placeholder", DataType.FLOAT_VECTOR, {"dim": len(PLACEHOLDER)})]
     chunks = schema(
         ("doc_id", DataType.INT64, {}), ("path", DataType.VARCHAR, {"max_length": PATH_LENGTH}),
         ("file_type", DataType.VARCHAR, {"max_length": 64}),

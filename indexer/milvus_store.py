@@ -27,6 +27,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from semsearch.indexer.errors import IndexerError, IndexNotFoundError
@@ -45,6 +46,17 @@ BATCH = 500
 
 class MilvusStoreError(IndexerError):
     """Milvus could not be reached, or refused a request."""
+
+
+class MilvusIndexNotFoundError(IndexNotFoundError):
+    """Nothing is committed in the Milvus collection."""
+
+    def __init__(self, target: "MilvusTarget") -> None:
+        IndexerError.__init__(
+            self, f"No index in Milvus collection {target.collection!r} at {target.uri}; "
+            f"run `semsearch index PATH --milvus {target.uri} --collection "
+            f"{target.collection}` first.")
+        self.index_dir = Path(f"{target.uri}#{target.collection}")
 
 
 @dataclass(frozen=True)
@@ -173,10 +185,7 @@ class MilvusStore:
         """
         state = self.committed()
         if state is None:
-            raise IndexNotFoundError(
-                f"No index in Milvus collection {self.target.collection!r} at "
-                f"{self.target.uri}; run `semsearch index PATH --milvus {self.target.uri} "
-                f"--collection {self.target.collection}`")
+            raise MilvusIndexNotFoundError(self.target)
         return state
 
     def commit(self, state: CommittedState) -> None:

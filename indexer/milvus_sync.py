@@ -57,6 +57,12 @@ class MilvusSyncJob:
     encoder: EncoderSpec = EncoderSpec()
     options: SyncOptions = SyncOptions()
 
+    @property
+    def index_dir(self) -> Path:
+        """The store's name as a path, for `BackgroundSync` (POST /index): no lock file
+        is ever there, since Milvus syncs take none."""
+        return Path(f"{self.target.uri} (Milvus collection {self.target.collection})")
+
     def run(self, on_progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
         return sync_to_milvus(self.root, self.target, self.encoder, self.options,
                               on_progress)
@@ -205,7 +211,7 @@ class _MilvusSync:
         if not self.pending:
             return
         texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
-        vectors = self.encoder().encode(texts, self.options.batch_size) if texts else []
+        vectors: Any = self.encoder().encode(texts, self.options.batch_size) if texts else []
         lexical = lexical_rows([(str(row["lexical_title"]), str(row["lexical_body"]))
                                 for pending in self.pending for row in pending.rows],
                                self.reference_length)

@@ -2,9 +2,9 @@
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from semsearch.indexer.encoders import (
@@ -14,9 +14,14 @@ from semsearch.indexer.encoders import (
     default_cache_dir,
 )
 from semsearch.indexer.encoders.base import check_backend
+from semsearch.indexer.milvus_store import MilvusTarget
+from semsearch.indexer.milvus_sync import MilvusSyncJob
 from semsearch.indexer.sync import SyncJob, SyncOptions
 from semsearch.indexer.vector_policy import VectorIndexKind, VectorIndexPolicy
 from semsearch.search.rerank import RerankScorer
+
+if TYPE_CHECKING:
+    from semsearch.search.searcher import Searcher
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_RERANK_MODEL", "Settings"]
 
@@ -65,6 +70,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body limit")
     host: str = "127.0.0.1"
     port: int = 8000
+    milvus_uri: str | None = Field(
+        default=None, description="a Milvus store instead of the index directory: "
+        "http://host:19530 (Milvus, or `milvus-lite server`); needs semsearch[scale]")
+    milvus_collection: str = Field(
+        default="semsearch", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="the Milvus store's name (its collections add suffixes to it)")
+    milvus_token: SecretStr | None = Field(default=None, description="Milvus API token")
+    milvus_user: str | None = None
+    milvus_password: SecretStr | None = None
+    milvus_lexical: Literal["sparse", "native"] = Field(
+        default="sparse", description="BM25 on Milvus: sparse (semsearch's terms and "
+        "scores, as the embedded index) or native (Milvus' BM25 function)")
 
     @field_validator("read_keys", "cors_origins", mode="before")
     @classmethod
@@ -99,3 +116,42 @@ class Settings(BaseSettings):
             else None)
         return SyncJob(root, index_dir or self.index_dir, self.encoder_spec(self.model),
                        options)
+
+    def milvus_target(self) -> MilvusTarget | None:
+        """The Milvus store these settings name, or None for the index directory."""
+        if self.milvus_uri is None:
+            return None
+        return MilvusTarget(
+            self.milvus_uri, self.milvus_collection,
+            token=self.milvus_token.get_secret_value() if self.milvus_token else None,
+            user=self.milvus_user,
+            password=self.milvus_password.get_secret_value() if self.milvus_password
+            else None)
+
+    def store_job(self, root: Path, index_dir: Path | None = None,
+                  rebuild: bool = False) -> SyncJob | MilvusSyncJob:
+        """A sync of `root` into the configured store: the Milvus one when set, else the
+        index directory (see `sync_job`)."""
+        job = self.sync_job(root, index_dir, rebuild)
+        target = self.milvus_target()
+        if target is None:
+            return job
+        return MilvusSyncJob(root, target, job.encoder, job.options)
+
+    def open_searcher(self) -> "Searcher":
+        """The searcher of the configured store (Milvus or the index directory), with
+        its own model on the configured device: the one place that chooses.
+
+        Raises:
+            IndexNotFoundError: no index there.
+            MilvusStoreError: Milvus cannot be reached.
+        """
+        target = self.milvus_target()
+        if target is not None:
+            from semsearch.search.milvus_searcher import MilvusSearcher
+
+            return MilvusSearcher(target, self.encoder_spec(), rerank_model=self.rerank_model,
+                                  lexical=self.milvus_lexical)
+        from semsearch.search.searcher import Searcher
+
+        return Searcher(self.index_dir, self.encoder_spec(), rerank_model=self.rerank_model)

@@ -10,7 +10,8 @@ from semsearch.api import examples
 from semsearch.api.deps import get_searcher, get_settings, get_sync, require_admin
 from semsearch.api.schemas import IndexRequest
 from semsearch.indexer.background import BackgroundSync, SyncStatus
-from semsearch.indexer.stats import IndexStats, index_stats
+from semsearch.indexer.milvus_stats import store_stats
+from semsearch.indexer.stats import IndexStats
 from semsearch.indexer.walk import printable_path, resolve_inside
 from semsearch.search.hits import DocumentView
 from semsearch.search.searcher import Searcher
@@ -31,9 +32,9 @@ def health() -> dict[str, str]:
 
 
 @router.get("/stats", response_model=IndexStats, tags=["meta"])
-def stats(searcher: SearcherDep) -> IndexStats:
+def stats(searcher: SearcherDep, settings: SettingsDep) -> IndexStats:
     """Counts, settings and skipped files of the index."""
-    return index_stats(searcher.index_dir)
+    return store_stats(searcher.index_dir, settings.milvus_target())
 
 
 @router.post("/index", response_model=SyncStatus, status_code=202, tags=["index"],

@@ -69,6 +69,14 @@ out = Console(soft_wrap=True)
 IndexDirOption = Annotated[
     Path | None, typer.Option("--index-dir", help="Index directory [env SEMSEARCH_INDEX_DIR]")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+MilvusOption = Annotated[str | None, typer.Option(
+    "--milvus", metavar="URI", help=(
+        "A Milvus store instead of the index directory: http://host:19530 [env "
+        "SEMSEARCH_MILVUS_URI; credentials from SEMSEARCH_MILVUS_TOKEN or _USER/_PASSWORD]; "
+        "needs pip install 'semsearch[scale]'"))]
+CollectionOption = Annotated[str | None, typer.Option(
+    "--collection", metavar="NAME",
+    help="The Milvus store's collection [env SEMSEARCH_MILVUS_COLLECTION; semsearch]")]
 
 
 def _print_version(value: bool) -> None:

@@ -19,8 +19,10 @@ from rich.progress import (
 from rich.table import Table
 
 from semsearch.cli.common import (
+    CollectionOption,
     IndexDirOption,
     JsonOption,
+    MilvusOption,
     app,
     console,
     domain_errors,
@@ -47,14 +49,17 @@ def index(
         "new index onnx on the CPU and torch on a GPU"))] = None,
     vector_index: Annotated[VectorIndexKind | None, typer.Option(
         "--vector-index", help="auto, flat, hnsw or ivf [env SEMSEARCH_VECTOR_INDEX]")] = None,
+    milvus: MilvusOption = None,
+    collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Sync a folder into the index: only new, changed and removed files cost work."""
     settings = settings_with(index_dir=index_dir, model=model, device=device,
                          chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
-                         batch_size=batch_size, vector_index=vector_index, backend=backend)
+                         batch_size=batch_size, vector_index=vector_index, backend=backend,
+                         milvus_uri=milvus, milvus_collection=collection)
     with domain_errors(), _progress_bar() as on_progress:
-        report = settings.sync_job(path, rebuild=rebuild).run(on_progress)
+        report = settings.store_job(path, rebuild=rebuild).run(on_progress)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
@@ -89,13 +94,15 @@ def _progress_bar() -> Iterator[Callable[[Any], None]]:
 
 
 @app.command()
-def stats(index_dir: IndexDirOption = None, as_json: JsonOption = False) -> None:
+def stats(index_dir: IndexDirOption = None, milvus: MilvusOption = None,
+          collection: CollectionOption = None, as_json: JsonOption = False) -> None:
     """Show what the index holds."""
-    from semsearch.indexer.stats import index_stats
+    from semsearch.indexer.milvus_stats import store_stats
 
-    settings = settings_with(index_dir=index_dir)
+    settings = settings_with(index_dir=index_dir, milvus_uri=milvus,
+                             milvus_collection=collection)
     with domain_errors():
-        result = index_stats(settings.index_dir).to_dict()
+        result = store_stats(settings.index_dir, settings.milvus_target()).to_dict()
     if as_json:
         out.print_json(json.dumps(result))
         return
@@ -125,12 +132,15 @@ def search(
     ] = False,
     min_score: Annotated[float | None, typer.Option(help="Drop hits scoring less.")] = None,
     index_dir: IndexDirOption = None,
+    milvus: MilvusOption = None,
+    collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Search the index and print ranked results with path, score and highlight."""
     from semsearch.search.options import Filters, SearchOptions
 
-    settings = settings_with(index_dir=index_dir)
+    settings = settings_with(index_dir=index_dir, milvus_uri=milvus,
+                             milvus_collection=collection)
     with domain_errors():
         options = SearchOptions(
             k=k, mode=mode,  # type: ignore[arg-type]  # checked, with a clear error
@@ -157,19 +167,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    milvus: MilvusOption = None,
+    collection: CollectionOption = None,
 ) -> None:
     """Serve the index over HTTP (OpenAPI docs at /docs)."""
     import os
 
     import uvicorn
 
-    from semsearch.indexer.stats import read_manifest
+    from semsearch.indexer.milvus_stats import store_stats
 
-    settings = settings_with(index_dir=index_dir, host=host, port=port)
-    with domain_errors():
-        read_manifest(settings.index_dir)  # fail here, clearly, when there is no index
+    settings = settings_with(index_dir=index_dir, host=host, port=port, milvus_uri=milvus,
+                             milvus_collection=collection)
+    with domain_errors():  # fail here, clearly, when there is no index
+        store_stats(settings.index_dir, settings.milvus_target())
     # The app factory reads its settings from the environment, also in worker processes.
     os.environ["SEMSEARCH_INDEX_DIR"] = str(settings.index_dir.resolve())
+    if settings.milvus_uri is not None:
+        os.environ["SEMSEARCH_MILVUS_URI"] = settings.milvus_uri
+        os.environ["SEMSEARCH_MILVUS_COLLECTION"] = settings.milvus_collection
     from semsearch.api.metrics import log_config
 
     # One request line from api/metrics.py (method, route, status, ms) replaces uvicorn's.
@@ -207,6 +223,8 @@ def evaluate_command(
                                               "at most (default 5).")] = None,
     method: Annotated[str | None, typer.Option(help="--labelled: few-shot method: auto "
                                                "(the default), logistic or centroid.")] = None,
+    milvus: MilvusOption = None,
+    collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure nDCG@10, Recall@10/100, MRR@10 and latency on a benchmark or your queries
@@ -230,7 +248,8 @@ def evaluate_command(
         evaluate_model(pairs, labelled, index_dir=index_dir, model=model, backend=backend,
                        folds=folds, method=method, as_json=as_json)
         return
-    settings = settings_with(index_dir=index_dir, backend=backend)
+    settings = settings_with(index_dir=index_dir, backend=backend, milvus_uri=milvus,
+                             milvus_collection=collection)
     with domain_errors():
         count, results = _evaluate_retrieval(
             settings, dataset, queries, index_dir, split,
@@ -251,9 +270,8 @@ def _evaluate_retrieval(settings: Settings, dataset: Path | None, queries: Path 
     if dataset is not None:
         data = ev.load_beir(dataset, split)
         work = index_dir or Path(".semsearch-eval") / dataset.resolve().name
-        job = settings.sync_job(work / "documents", work / "index")
         with _progress_bar() as on_progress:
-            searcher = ev.open_beir_index(data, job, settings.rerank_model, on_progress)
+            searcher = _open_beir(settings, data, work, on_progress)
         to_doc_id: Callable[[str], str] = ev.beir_doc_id
     else:
         assert queries is not None
@@ -284,10 +302,30 @@ def _print_retrieval(count: int, results: dict[str, dict[str, float]]) -> None:
 
 def _open_searcher(settings: Settings) -> Any:
     """The searcher of the configured index, on the configured device."""
-    from semsearch.search.searcher import Searcher
+    return settings.open_searcher()
 
-    return Searcher(settings.index_dir, settings.encoder_spec(),
-                    rerank_model=settings.rerank_model)
+
+def _open_beir(settings: Settings, data: Any, work: Path,
+               on_progress: Callable[[Any], None]) -> Any:
+    """Index a BEIR corpus's files under `work` into the configured store (the index
+    directory `work/index`, or the Milvus store) and open it with the sync's model."""
+    from semsearch.indexer.encoders import EncoderSpec
+    from semsearch.search import evaluate as ev
+
+    job = settings.sync_job(work / "documents", work / "index")
+    target = settings.milvus_target()
+    if target is None:
+        return ev.open_beir_index(data, job, settings.rerank_model, on_progress)
+    from semsearch.indexer.milvus_sync import MilvusSyncJob
+    from semsearch.search.milvus_searcher import MilvusSearcher
+
+    ev.write_corpus_files(data, job.root)
+    encoder = job.encoder.resolved()
+    if encoder.preloaded is None:
+        encoder = EncoderSpec.of(encoder.load())
+    MilvusSyncJob(job.root, target, encoder, job.options).run(on_progress)
+    return MilvusSearcher(target, encoder, rerank_model=settings.rerank_model,
+                          lexical=settings.milvus_lexical)
 
 
 @contextmanager

@@ -1,0 +1,45 @@
+"""What a Milvus store holds, for `semsearch stats --milvus` and `GET /stats`: the same
+record as an index directory's (`indexer.stats`)."""
+
+from pathlib import Path
+
+from semsearch.indexer.milvus_schema import DENSE_INDEX
+from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget, visible
+from semsearch.indexer.plan import SkippedFile
+from semsearch.indexer.stats import IndexStats, index_stats
+
+
+def store_stats(index_dir: Path, target: MilvusTarget | None) -> IndexStats:
+    """The stats of the Milvus store `target`, or of `index_dir` when it is None.
+
+    Raises:
+        IndexNotFoundError: no index there.
+        MilvusStoreError: Milvus cannot be reached.
+    """
+    return index_stats(index_dir) if target is None else milvus_stats(target)
+
+
+def milvus_stats(target: MilvusTarget) -> IndexStats:
+    """Counts and settings of the committed generation of a Milvus store."""
+    store = MilvusStore(target)
+    try:
+        state = store.require_committed()
+        store.load()
+        now = visible(state.generation)
+        documents = store.count(store.documents, f'status == "indexed" and {now}')
+        skipped = store.query(store.documents, f'status == "skipped" and {now}',
+                              ["path", "error"])
+    finally:
+        store.close()
+    manifest = state.manifest
+    return IndexStats(
+        documents=documents, chunks=state.chunks, skipped=len(skipped),
+        model=manifest.model, backend=manifest.backend, dimension=manifest.dimension,
+        index_type=f"Milvus {DENSE_INDEX['index_type']} ({DENSE_INDEX['metric_type']}), "
+                   "cosine on L2-normalised vectors",
+        vector_index={**manifest.vector_index, "vectors": state.chunks},
+        chunk_tokens=manifest.chunk_tokens, chunk_overlap=manifest.chunk_overlap,
+        root=manifest.root, generation=manifest.generation, last_sync=manifest.last_sync,
+        index_dir=f"{target.uri}#{target.collection}",
+        skipped_files=sorted((SkippedFile(row["path"], row["error"]) for row in skipped),
+                             key=lambda skipped_file: skipped_file.path))

@@ -1,0 +1,275 @@
+"""The Milvus store against a real `milvus-lite server` (issue 12): the same hits as the
+embedded index, incremental syncs, a kill at any point of a sync, two readers."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
+from semsearch.indexer.milvus_sync import sync_to_milvus
+from semsearch.indexer.sync import SyncOptions
+from semsearch.search.milvus_searcher import MilvusSearcher
+from semsearch.search.options import Filters, SearchOptions
+from semsearch.search.searcher import Searcher
+from semsearch.settings import DEFAULT_MODEL
+from tests.helpers import (
+    SEARCH_DOCS,
+    SEARCH_NEW_MTIME,
+    SEARCH_SYNC_OPTIONS_KW,
+    search_write_docs,
+)
+from tests.live_server import REPO, start_server, stop_server
+
+pytestmark = pytest.mark.scale
+
+OPTIONS = SyncOptions(**SEARCH_SYNC_OPTIONS_KW)
+QUERIES = ["zorblax enzyme", "how do I fix a flat tyre", "bake bread with yeast",
+           "printing press books Europe", "绿茶怎么泡", "rose pruning in winter",
+           "fibonacci number"]
+FILTERS = [Filters(), Filters(path_prefix="cooking/"), Filters(path_glob="*/[bp]*.md"),
+           Filters(path_glob="g*/*.txt"), Filters(file_types=("md", ".TXT")),
+           Filters(modified_after=SEARCH_NEW_MTIME - 1),
+           Filters(modified_before=SEARCH_NEW_MTIME - 1)]
+
+
+@pytest.fixture(scope="module")
+def search_store(milvus_uri: str, search_index: tuple[Path, Path],
+                 encoder: Encoder) -> MilvusTarget:
+    """SEARCH_DOCS (the folder of the embedded `search_index`) synced into Milvus."""
+    target = MilvusTarget(milvus_uri, "search_docs")
+    report = sync_to_milvus(search_index[0], target, EncoderSpec.of(encoder), OPTIONS)
+    assert report.added == len(SEARCH_DOCS) and not report.skipped
+    return target
+
+
+@pytest.fixture(scope="module")
+def milvus_searcher(search_store: MilvusTarget, encoder: Encoder) -> Any:
+    searcher = MilvusSearcher(search_store, EncoderSpec.of(encoder))
+    yield searcher
+    searcher.close()
+
+
+def _hits(searcher: Searcher, query: str, options: SearchOptions) -> list[tuple[Any, ...]]:
+    return [(hit.path, hit.ordinal, hit.score_kind, round(hit.score, 4),
+             {kind: round(score, 4) for kind, score in hit.scores.items()},
+             [h.text for h in hit.highlights]) for hit in searcher.search(query, options).results]
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_same_hits_as_the_embedded_index(search_searcher: Searcher, milvus_searcher: Any,
+                                         mode: str) -> None:
+    compared = 0
+    for query in QUERIES:
+        for filters in FILTERS:
+            options = SearchOptions(k=5, mode=mode, filters=filters)
+            expected = _hits(search_searcher, query, options)
+            assert _hits(milvus_searcher, query, options) == expected, (query, filters)
+            compared += len(expected)
+    assert compared > 30  # the filters leave hits to compare
+
+
+def test_grouping_min_score_and_documents(search_searcher: Searcher,
+                                          milvus_searcher: Any) -> None:
+    options = SearchOptions(k=3, group_by="document", min_score=0.2)
+    expected = _hits(search_searcher, "printing press", options)
+    assert _hits(milvus_searcher, "printing press", options) == expected
+    hit = milvus_searcher.search("printing press", options).results[0]
+    embedded = search_searcher.search("printing press", options).results[0]
+    document, embedded_document = (milvus_searcher.document(hit.doc_id),
+                                   search_searcher.document(embedded.doc_id))
+    assert document is not None and embedded_document is not None
+    assert [c.text for c in document.chunks] == [c.text for c in embedded_document.chunks]
+    assert len(document.chunks) > 1
+    assert milvus_searcher.document(12345) is None
+
+
+def test_native_bm25_finds_the_documents_with_the_words(milvus_uri: str,
+                                                        search_store: MilvusTarget,
+                                                        encoder: Encoder) -> None:
+    searcher = MilvusSearcher(search_store, EncoderSpec.of(encoder), lexical="native")
+    try:
+        hits = searcher.search("zorblax", SearchOptions(mode="lexical")).results
+        assert [hit.path for hit in hits] == ["biology/zorblax.txt"]
+        filtered = searcher.search("zorblax", SearchOptions(
+            mode="lexical", filters=Filters(path_prefix="cooking/"))).results
+        assert filtered == []
+    finally:
+        searcher.close()
+
+
+# --- syncs -----------------------------------------------------------------------------
+
+def _snapshot(target: MilvusTarget) -> dict[str, Any]:
+    """What a collection holds at its committed generation: chunk ids with their rows and
+    vectors, the documents, the BM25 statistics."""
+    store = MilvusStore(target)
+    try:
+        state = store.require_committed()
+        generation = state.generation
+        visible = f"generation <= {generation} and (retired == 0 or retired > {generation})"
+        chunks = store.query(store.chunks, "", ["pk", "path", "ordinal", "text", "dense",
+                                                "lexical", "generation", "retired"])
+        documents = store.query(store.documents, visible, ["path", "content_hash", "size",
+                                                           "mtime", "status", "error"])
+        terms = store.query(store.terms, visible, ["dimension", "frequency"])
+    finally:
+        store.close()
+    assert all(row["generation"] <= generation and row["retired"] == 0 for row in chunks), \
+        "a finished sync leaves no row of another generation"
+    return {"chunks": {row["pk"]: (row["path"], row["ordinal"], row["text"],
+                                   np.asarray(row["dense"], dtype=np.float32),
+                                   row["lexical"]) for row in chunks},
+            "documents": sorted(tuple(row.values()) for row in documents),
+            "terms": sorted((row["dimension"], row["frequency"]) for row in terms),
+            "counts": (state.chunks, state.lexical_length)}
+
+
+def _assert_same(state: dict[str, Any], clean: dict[str, Any]) -> None:
+    assert state["chunks"].keys() == clean["chunks"].keys()
+    for key, (path, ordinal, text, vector, lexical) in clean["chunks"].items():
+        other = state["chunks"][key]
+        assert other[:3] == (path, ordinal, text)
+        # Equal up to float32 rounding: a batch of other texts pads differently.
+        assert np.allclose(other[3], vector, atol=1e-5)
+        assert other[4].keys() == lexical.keys()
+    assert state["documents"] == clean["documents"]
+    assert state["terms"] == clean["terms"]
+    assert state["counts"] == clean["counts"]
+
+
+def _change(root: Path) -> None:
+    """An edit, a deletion, a rename, a new file and a copy of a file."""
+    (root / "cooking/pasta.txt").write_text("Cooking rice.\nRinse the rice, then simmer it.\n")
+    (root / "finance/budget.txt").unlink()
+    (root / "gardening/roses.txt").rename(root / "gardening/old_roses.txt")
+    (root / "new.md").write_text("# Kites\n\nA kite flies on a windy beach.\n")
+    shutil.copy2(root / "cooking/bread.md", root / "bread_copy.md")
+
+
+def _clean(root: Path, milvus_uri: str, name: str, encoder: Encoder) -> dict[str, Any]:
+    target = MilvusTarget(milvus_uri, name)
+    sync_to_milvus(root, target, EncoderSpec.of(encoder), OPTIONS)
+    return _snapshot(target)
+
+
+def test_incremental_syncs_equal_a_clean_run(tmp_path: Path, milvus_uri: str,
+                                             encoder: Encoder) -> None:
+    root = tmp_path / "docs"
+    search_write_docs(root, SEARCH_DOCS)
+    target = MilvusTarget(milvus_uri, "incremental")
+    spec = EncoderSpec.of(encoder)
+    sync_to_milvus(root, target, spec, OPTIONS)
+    again = sync_to_milvus(root, target, spec, OPTIONS)
+    assert (again.chunks_encoded, again.unchanged) == (0, len(SEARCH_DOCS))
+    _change(root)
+    report = sync_to_milvus(root, target, spec, OPTIONS)
+    assert (report.added, report.updated, report.removed, report.renamed) == (2, 1, 1, 1)
+    assert report.chunks_encoded == 3  # the edit, the new file and the copy: a chunk each
+    _assert_same(_snapshot(target), _clean(root, milvus_uri, "incremental_clean", encoder))
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from semsearch.indexer.encoders import EncoderSpec
+from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
+from semsearch.indexer.milvus_sync import sync_to_milvus
+from semsearch.indexer.sync import SyncOptions
+
+root, uri, name, method, calls, model = sys.argv[1:]
+original = getattr(MilvusStore, method)
+seen = []
+
+def killing(self, *args, **kwargs):
+    seen.append(method)
+    if len(seen) > int(calls):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, *args, **kwargs)
+
+setattr(MilvusStore, method, killing)
+sync_to_milvus(Path(root), MilvusTarget(uri, name), EncoderSpec(model, "torch", "cpu"),
+               SyncOptions(chunk_tokens=64, chunk_overlap=8))
+"""
+
+
+@pytest.mark.parametrize(("method", "calls", "committed"), [
+    ("insert", 2, False),   # amid the new chunks
+    ("mark", 0, False),     # the documents written, nothing retired yet
+    ("commit", 0, False),   # everything written, the manifest not flipped
+    ("finish", 1, True),    # flipped, the replaced rows not deleted
+])
+def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
+        tmp_path: Path, milvus_uri: str, encoder: Encoder, method: str, calls: int,
+        committed: bool) -> None:
+    root = tmp_path / "docs"
+    search_write_docs(root, SEARCH_DOCS)
+    name = f"killed_{method}"
+    target = MilvusTarget(milvus_uri, name)
+    spec = EncoderSpec.of(encoder)
+    sync_to_milvus(root, target, spec, OPTIONS)
+    searcher = MilvusSearcher(target, spec)
+    before = _hits(searcher, "bread", SearchOptions(k=20))
+    _change(root)
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(root), milvus_uri, name,
+                             method, str(calls), DEFAULT_MODEL], cwd=REPO, timeout=300,
+                            capture_output=True)
+    assert killed.returncode == -9, killed.stderr.decode()
+    # A search in between sees one committed state: the old one, or the new one in full.
+    during = _hits(searcher, "bread", SearchOptions(k=20))
+    assert ("bread_copy.md" in {hit[0] for hit in during}) == committed
+    if not committed:
+        assert during == before
+    searcher.close()
+    sync_to_milvus(root, target, spec, OPTIONS)
+    _assert_same(_snapshot(target), _clean(root, milvus_uri, f"clean_{method}", encoder))
+
+
+def test_two_searchers_answer_alike_and_see_a_sync(tmp_path: Path, milvus_uri: str,
+                                                   encoder: Encoder) -> None:
+    root = tmp_path / "docs"
+    search_write_docs(root, SEARCH_DOCS)
+    target = MilvusTarget(milvus_uri, "two_readers")
+    spec = EncoderSpec.of(encoder)
+    sync_to_milvus(root, target, spec, OPTIONS)
+    first, second = MilvusSearcher(target, spec), MilvusSearcher(target, spec)
+    try:
+        for query in QUERIES:
+            assert _hits(first, query, SearchOptions()) == _hits(second, query, SearchOptions())
+        (root / "new.md").write_text("# Kites\n\nA kite flies on a windy beach.\n")
+        sync_to_milvus(root, target, spec, OPTIONS)
+        for searcher in (first, second):
+            assert searcher.search("kite on the beach").results[0].path == "new.md"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_two_servers_answer_alike(tmp_path: Path, search_store: MilvusTarget) -> None:
+    env = {"SEMSEARCH_MILVUS_URI": search_store.uri,
+           "SEMSEARCH_MILVUS_COLLECTION": search_store.collection}
+    servers = [start_server(tmp_path / "unused", env) for _ in range(2)]
+    try:
+        answers = [[httpx.post(base + "/search", json={"query": query, "k": 5},
+                               timeout=60).json()["results"] for query in QUERIES]
+                   for _, base in servers]
+        stats = [httpx.get(base + "/stats", timeout=60).json() for _, base in servers]
+    finally:
+        for process, _ in servers:
+            stop_server(process)
+    assert answers[0] == answers[1] and all(answers[0])
+    assert stats[0] == stats[1]
+    assert stats[0]["documents"] == len(SEARCH_DOCS)
+
+
+def test_no_index_in_a_collection_is_a_clear_error(milvus_uri: str, encoder: Encoder) -> None:
+    from semsearch.indexer.errors import IndexNotFoundError
+
+    with pytest.raises(IndexNotFoundError, match="semsearch index PATH --milvus"):
+        MilvusSearcher(MilvusTarget(milvus_uri, "nothing_here"), EncoderSpec.of(encoder))
