@@ -19,7 +19,7 @@ from semsearch.indexer.index_dir import load_vectors
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.store import Store
 from semsearch.indexer.vector_index import VectorIndex, limit_threads
-from semsearch.search.lexical import build_memory_bm25
+from semsearch.search.lexical import build_memory_bm25, prepare_query_words
 from semsearch.search.lexical_memory import MemoryBM25
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class IndexReader:
             logger.exception("Could not hold the BM25 postings in memory; FTS5 scores queries")
             return
         if built is not None:
+            prepare_query_words(built)
             self._bm25 = (generation, built)
 
     def wait_for_bm25(self, timeout: float | None = None) -> bool:

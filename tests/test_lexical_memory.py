@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from semsearch.indexer import lexical_text
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.fts import FTS_SCHEMA, FtsTable, fts_tokens
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search import lexical
 from semsearch.search import reader as reader_module
-from semsearch.search.lexical import COLUMN_WEIGHTS, LexicalQuery, build_memory_bm25
+from semsearch.search.lexical import (
+    COLUMN_WEIGHTS,
+    LexicalQuery,
+    build_memory_bm25,
+    prepare_query_words,
+)
 from semsearch.search.lexical_memory import MemoryBM25
 from semsearch.search.options import Filters, SearchOptions
 from semsearch.search.searcher import Searcher
@@ -156,6 +162,21 @@ def test_an_empty_index_holds_empty_postings(tmp_path: Path) -> None:
         assert LexicalQuery(store, "anything", memory).scores([1, 2]) == {1: 0.0, 2: 0.0}
     finally:
         store.close()
+
+
+def test_jieba_is_loaded_with_the_postings_of_an_index_with_chinese(
+        store: Store, memory: MemoryBM25, tmp_path: Path) -> None:
+    empty = Store.open(tmp_path, create=True)
+    try:
+        no_chinese = build_memory_bm25(empty, empty.generation())
+    finally:
+        empty.close()
+    assert no_chinese is not None
+    lexical_text._jieba.cache_clear()
+    prepare_query_words(no_chinese)
+    assert lexical_text._jieba.cache_info().currsize == 0
+    prepare_query_words(memory)  # the search fixtures hold Chinese documents
+    assert lexical_text._jieba.cache_info().currsize == 1
 
 
 def test_a_moved_on_or_large_store_gets_no_memory_bm25(
