@@ -1,66 +1,105 @@
-"""What kind of answer a question asks for, and whether a sentence holds one.
+"""What kind of answer a question asks for, and which sentences hold one.
 
 "When was it launched" is answered by a date, "how tall is it" by a length, "what
 temperature" by degrees, "why" by a reason: a sentence that holds what the question asks
 for is a better highlight than one that only repeats the question's words. Each kind is
-a pattern over the question (its question phrase) and a pattern over a sentence (the
-evidence). A question of no known kind has no evidence to look for.
+a pattern over the question (its question phrase) and, over a sentence, the words that
+make the evidence: a unit after a number ("49 metres", "90 to 96 °C"), a year or a
+season, a word like "because". Words are looked up in sets after one scan of the text
+(regular expressions with many alternatives, tried at every character, cost a
+millisecond a chunk); Chinese evidence, inside runs of characters, is a short pattern.
 """
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
-# A number: digits, an English number word, or a Chinese numeral (not 一, which starts
-# many words that are not numbers).
-_NUMBER = (r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-           r"|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion"
-           r"|half|dozen|a few|several)\b|[二三四五六七八九十百千万亿两半])")
-_TEMPERATURE = rf"{_NUMBER}[\d.,]*\s*(?:°|℃|℉|degrees?\b|度)"
-_LENGTH = (rf"{_NUMBER}[\d.,]*\s*(?:k?m\b|cm\b|mm\b|(?:kilo|centi|milli)?met(?:re|er)s?\b"
-           r"|feet\b|foot\b|ft\b|miles?\b|inch(?:es)?\b|米|公里|千米|厘米)")
-_DURATION = (rf"{_NUMBER}[\d.,]*\s*(?:(?:to|or|-|–)\s*[\d.,]+\s*)?(?:seconds?|minutes?|hours?"
-             r"|days?|weeks?|months?|years?|decades?|秒|分钟|小时|天|周|个月|年)")
-_DATE = (r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:\d{1,2}(?:st|nd|rd|th)\s+)?centur(?:y|ies)\b"
-         r"|\b(?:BC|AD|BCE|CE)\b|\b(?:January|February|March|April|May|June|July|August"
-         r"|September|October|November|December|spring|summer|autumn|winter)\b"
-         r"|\d+\s*年|世纪|[明清唐宋元汉秦隋]朝|年间|末年|初年|[春夏秋冬]季|清明|谷雨|立[春夏秋冬]")
-_RATIO = (rf"{_NUMBER}[\d.,]*\s*[:：比]\s*\d|\bparts?\b[^.;]*\bto\b|\bto one\b|\bper\b"
-          r"|比例")
-_SHARE = (rf"{_NUMBER}[\d.,]*\s*(?:%|percent\b|per cent\b)|\b(?:half|third|quarters?"
-          r"|fifths?|majority|most)\b|百分之|[一二三四五六七八九]成")
-_REASON = (r"\b(?:because|since|so that|due to|as a result|therefore|thus|which is why"
-           r"|that is why|caus(?:e|es|ed|ing)|lead(?:s)? to)\b|因为|由于|所以|因此|来自|导致"
-           # a sentence that refers back to the one before it goes on explaining it
-           r"|^(?:It|They|This|That|These|Those|Such)\b|^(?:这|它|这些|那些)")
+from semsearch.indexer.sentences import Sentence
+
+_TOKEN = re.compile(r"\w+|[°℃℉%:：]")
+_NUMBER_WORDS = frozenset({
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "hundred",
+    "thousand", "million", "billion", "half", "dozen", "few", "several"})
+_MONTHS_AND_SEASONS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "spring", "summer", "autumn", "winter", "century",
+    "centuries", "bc", "ad", "bce"})
+_YEAR = re.compile(r"(?:1\d{3}|20\d{2})s?$")
+# A unit counts when a number stands this many words before it at most ("30 to 45
+# seconds", "24 to 27 degrees Celsius").
+_UNIT_REACH = 3
+_REFERS_BACK = re.compile(r"(?:It|They|This|That|These|Those|Such)\b|这|它|那些")
 
 
 @dataclass(frozen=True)
 class AnswerKind:
-    """A kind of answer: its name, and the pattern of a sentence that holds one."""
+    """A kind of answer, and what in a sentence holds one.
+
+    Attributes:
+        name: what it is called.
+        units: words that hold the answer after a number ("metres").
+        words: words that hold it alone ("because"; for `dates`, years count too).
+        chinese: a pattern of the answer in Chinese text, or "".
+        numbers: any number holds it.
+        dates: a year, a month, a season holds it.
+        decisive: a question of this kind is answered only by a sentence that holds one
+            (a temperature); otherwise holding one is weaker evidence (any number).
+        refers_back: a sentence that begins by referring to the one before it ("They
+            produce carbon monoxide") holds one: it goes on explaining.
+    """
 
     name: str
-    evidence: re.Pattern[str]
+    units: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+    chinese: str = ""
+    numbers: bool = False
+    dates: bool = False
+    decisive: bool = True
+    refers_back: bool = False
 
+
+_DURATIONS = frozenset({
+    "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week",
+    "weeks", "month", "months", "year", "years", "decade", "decades"})
+_LENGTHS = frozenset({
+    "m", "km", "cm", "mm", "metre", "metres", "meter", "meters", "kilometre", "kilometres",
+    "kilometer", "kilometers", "feet", "foot", "ft", "mile", "miles", "inch", "inches"})
+_CHINESE_LENGTH = r"[0-9二三四五六七八九十百千万两半]+\s*(?:米|公里|千米|厘米)"
+_CHINESE_DURATION = r"[0-9二三四五六七八九十百千万两半]+\s*(?:秒|分钟|小时|天|周|个月|年)"
 
 # (question phrase, kind), most specific first among phrases that start at one place.
 _KINDS = [
     (r"\b(?:what|which)\s+(?:\w+\s+){0,2}?temperatures?\b|\bhow (?:hot|cold|warm)\b"
-     r"|多少度|温度|水温", AnswerKind("temperature", re.compile(_TEMPERATURE, re.I))),
+     r"|多少度|温度|水温",
+     AnswerKind("temperature", units=frozenset({"°", "℃", "℉", "degree", "degrees"}),
+                chinese=r"\d+\s*(?:℃|度)")),
     (r"\bhow (?:tall|high|far|deep|wide)\b|\b(?:what|which)\s+(?:\w+\s+){0,2}?"
      r"(?:altitude|height|distance|depth|length)s?\b|多高|多远|多深|多长|长度|里程",
-     AnswerKind("length", re.compile(rf"{_LENGTH}|{_DURATION}", re.I))),
+     AnswerKind("length", units=_LENGTHS | _DURATIONS,
+                chinese=f"{_CHINESE_LENGTH}|{_CHINESE_DURATION}")),
     (r"\bhow long\b|\bhow often\b|多久|多长时间",
-     AnswerKind("duration", re.compile(rf"{_DURATION}|{_LENGTH}", re.I))),
+     AnswerKind("duration", units=_DURATIONS | _LENGTHS,
+                chinese=f"{_CHINESE_DURATION}|{_CHINESE_LENGTH}")),
     (r"\bwhen\b|\bwhat year\b|\bwhich year\b|\bwhat century\b|什么时候|哪一?年|何时",
-     AnswerKind("date", re.compile(_DATE, re.I))),
+     AnswerKind("date", dates=True,
+                chinese=r"\d+\s*年|世纪|[明清唐宋元汉秦隋]朝|年间|末年|初年|[春夏秋冬]季|清明|立[春夏秋冬]")),
     (r"\b(?:what|which)\s+(?:\w+\s+){0,2}?ratio\b|\bratio\b|比例",
-     AnswerKind("ratio", re.compile(_RATIO, re.I))),
+     AnswerKind("ratio", units=frozenset({":", "：", "parts", "part", "per"}),
+                chinese=r"\d+\s*[:：比]\s*\d|比例")),
     (r"\b(?:what|which)\s+(?:\w+\s+){0,2}?(?:share|percentage|proportion|fraction)\b",
-     AnswerKind("share", re.compile(_SHARE, re.I))),
+     AnswerKind("share", units=frozenset({"%", "percent"}),
+                words=frozenset({"half", "third", "thirds", "quarter", "quarters", "fifth",
+                                 "majority", "most"}),
+                chinese=r"百分之|[一二三四五六七八九]成")),
     (r"\bhow (?:many|much|big|large|old|heavy|fast)\b|\bnumber of\b|多少|几",
-     AnswerKind("number", re.compile(_NUMBER, re.I))),
-    (r"\bwhy\b|为什么|为何|因为什么",
-     AnswerKind("reason", re.compile(_REASON, re.M))),
+     AnswerKind("number", numbers=True, chinese=r"[0-9二三四五六七八九十百千万亿两]",
+                decisive=False)),
+    (r"\bwhy\b|\bwhat (?:causes|caused|makes)\b|为什么|为何|因为什么",
+     AnswerKind("reason", words=frozenset({"because", "since", "therefore", "thus", "hence",
+                                           "due", "cause", "causes", "caused", "causing"}),
+                chinese=r"因为|由于|所以|因此|来自|导致", decisive=False, refers_back=True)),
 ]
 _QUESTIONS = [(re.compile(question, re.I), kind) for question, kind in _KINDS]
 
@@ -76,6 +115,48 @@ def answer_kind(query: str) -> AnswerKind | None:
     return min(found, key=lambda entry: entry[:3])[3] if found else None
 
 
-def holds_answer(kind: AnswerKind, text: str, start: int, end: int) -> bool:
-    """Whether the sentence `text[start:end]` holds an answer of `kind`."""
-    return kind.evidence.search(text[start:end]) is not None
+@lru_cache(maxsize=4096)
+def answer_sentences(kind: AnswerKind, text: str,
+                     sentences: tuple[Sentence, ...]) -> tuple[bool, ...]:
+    """Which of the `sentences` of `text` hold an answer of `kind` (remembered, as the
+    same chunks come back for the same kind of question)."""
+    starts = [sentence.start for sentence in sentences]
+    held = [False] * len(sentences)
+    for at in _evidence(kind, text):
+        index = bisect_right(starts, at) - 1
+        if index >= 0 and at < sentences[index].end:
+            held[index] = True
+    if kind.refers_back:
+        for index, sentence in enumerate(sentences):
+            held[index] = held[index] or _REFERS_BACK.match(text, sentence.start) is not None
+    return tuple(held)
+
+
+def _evidence(kind: AnswerKind, text: str) -> list[int]:
+    """Where in `text` an answer of `kind` stands (the offsets of its words)."""
+    tokens = _tokens(text)
+    places = [at for position, (at, _) in enumerate(tokens) if _holds(kind, tokens, position)]
+    if kind.chinese and not text.isascii():
+        places.extend(match.start() for match in re.finditer(kind.chinese, text))
+    return places
+
+
+def _holds(kind: AnswerKind, tokens: tuple[tuple[int, str], ...], position: int) -> bool:
+    """Whether the word at `position` of `tokens` holds an answer of `kind`."""
+    word = tokens[position][1]
+    if word in kind.words or (kind.numbers and _is_number(word)):
+        return True
+    if kind.dates and (word in _MONTHS_AND_SEASONS or _YEAR.match(word)):
+        return True
+    return word in kind.units and any(
+        _is_number(before) for _, before in tokens[max(0, position - _UNIT_REACH):position])
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[tuple[int, str], ...]:
+    """The words of `text` (and the signs °, %, :), lower-cased, with their offsets."""
+    return tuple((match.start(), match.group(0).lower()) for match in _TOKEN.finditer(text))
+
+
+def _is_number(word: str) -> bool:
+    return word[:1].isdigit() or word in _NUMBER_WORDS

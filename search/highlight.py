@@ -14,14 +14,17 @@ from numpy.typing import NDArray
 from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.lexical_text import STOP_WORDS, has_chinese, words
 from semsearch.indexer.sentences import Sentence, split_sentences
-from semsearch.search.answer_kinds import AnswerKind, answer_kind, holds_answer
+from semsearch.search.answer_kinds import AnswerKind, answer_kind, answer_sentences
 from semsearch.search.hits import Highlight
 
-# Of the chunks that share no word with the query, this many get the semantic fallback;
-# the others get their first sentence.
-SEMANTIC_HIGHLIGHTS = 3
+# Only the first this many hits (the ones read first) get the semantic fallback when they
+# share no word with the query; the others get their first sentence. Any of the top 10
+# sharing no word made the model run on most dense and hybrid queries (it was the p99);
+# the top hit alone shares none on 7 % of dense queries and no lexical or hybrid one
+# (measured on corpus/eval/highlights.jsonl).
+SEMANTIC_HIGHLIGHTS = 1
 # The fallback embeds at most this many sentences per search, in one encoder batch, so
-# its cost is bounded whatever the chunks hold (it was the dense p99: 3 chunks of ~10).
+# its cost is bounded whatever the chunks hold.
 SEMANTIC_SENTENCES = 8
 # Stems are cut to this many characters, so that `induction` meets `inductive` and
 # `property` meets `properties` as BM25's Porter stemmer lets them: fewer hits that BM25
@@ -29,6 +32,8 @@ SEMANTIC_SENTENCES = 8
 STEM_LENGTH = 6
 # A term's count in a sentence saturates as in BM25 (k1): a second `moon` counts, less.
 TERM_SATURATION = 1.2
+# The sentences (and, for Chinese, the words) of this many chunks are remembered.
+CACHED_CHUNKS = 4096
 # A highlight of two sentences is at most this long, so it stays a thing read at a glance.
 PAIR_CHARACTERS = 400
 _WORD_CHAR = re.compile(r"\w")
@@ -74,7 +79,7 @@ def highlight_chunks(
     when the next adds a term or the answer the first lacks, or the first ends in a
     colon. A heading line is chosen only when no body sentence holds a term. When none
     does, `embed` (unit vectors of texts), if given, picks the body sentence closest to
-    the query in meaning, for the first `SEMANTIC_HIGHLIGHTS` such chunks and
+    the query in meaning, for the first `SEMANTIC_HIGHLIGHTS` chunks and up to
     `SEMANTIC_SENTENCES` sentences (one batch); otherwise, and past those bounds, the
     first body sentence stands in. Equal scores go to the first, shorter passage.
 
@@ -90,13 +95,13 @@ def highlight_chunks(
         One list per chunk: its passage as a Highlight, or nothing for a blank chunk.
     """
     terms = query_terms(query)
-    split = [split_sentences(text, headings[position] if headings else ())
+    split = [sentences_of(text, headings[position] if headings else ())
              for position, (text, _) in enumerate(chunks)]
     found = [_terms_by_sentence(text, sentences, terms)
              for (text, _), sentences in zip(chunks, split, strict=True)]
     weights = _term_weights(found, sum(map(len, split)))
     kind = answer_kind(query)
-    scorer = _Scorer(weights, kind, sum(weights.values()) / len(weights) if weights else 0.0)
+    scorer = _Scorer(weights, kind)
     chosen: list[tuple[int, int] | None] = []
     fallback: list[tuple[int, list[tuple[int, int]]]] = []
     budget = SEMANTIC_SENTENCES if embed is not None else 0
@@ -110,7 +115,7 @@ def highlight_chunks(
         spans = [(s.start, s.end) for s in sentences if not s.heading] or [
             (s.start, s.end) for s in sentences]
         chosen.append(spans[0] if spans else None)
-        if len(spans) > 1 and budget > 0 and len(fallback) < SEMANTIC_HIGHLIGHTS:
+        if len(spans) > 1 and budget > 0 and position < SEMANTIC_HIGHLIGHTS:
             fallback.append((position, spans[:budget]))
             budget -= len(fallback[-1][1])
     if fallback and embed is not None:
@@ -143,23 +148,28 @@ def _term_weights(found: list[dict[int, Counter[str]]], sentences: int) -> dict[
 
 
 class _Scorer:
-    """Scores passages of one or two sentences: weighted terms, and the answer asked for."""
+    """Scores passages of one or two sentences: weighted terms, and the answer asked for.
 
-    def __init__(self, weights: dict[str, float], kind: AnswerKind | None,
-                 answer_weight: float) -> None:
+    Holding a decisive kind of answer (`AnswerKind.decisive`) comes first; a weaker kind
+    counts as much as a typical term (the mean weight of the terms found).
+    """
+
+    def __init__(self, weights: dict[str, float], kind: AnswerKind | None) -> None:
         self.weights = weights
         self.kind = kind
-        self.answer_weight = answer_weight
+        self.answer_weight = sum(weights.values()) / len(weights) if weights else 0.0
 
-    def best_passage(self, text: str, sentences: list[Sentence],
+    def best_passage(self, text: str, sentences: tuple[Sentence, ...],
                      found: dict[int, Counter[str]]) -> tuple[int, int] | None:
-        """The span of the best passage that starts at a body sentence holding a term, or
-        None when there is none."""
-        answers = [self.kind is not None and holds_answer(self.kind, text, s.start, s.end)
-                   for s in sentences]
-        best: tuple[float, int, int] | None = None
+        """The span of the best passage that starts at a body sentence holding a term (or
+        a decisive answer), or None when there is none."""
+        answers = answer_sentences(self.kind, text, sentences) if self.kind is not None \
+            else (False,) * len(sentences)
+        decisive = self.kind is not None and self.kind.decisive
+        starts = set(found) | {index for index, held in enumerate(answers) if held and decisive}
+        best: tuple[bool, float, int, int] | None = None
         span = None
-        for index in sorted(found):
+        for index in sorted(starts):
             if sentences[index].heading:
                 continue
             last = index + 1 if self._runs_on(text, sentences, found, answers, index) \
@@ -168,8 +178,10 @@ class _Scorer:
                 held: Counter[str] = Counter()
                 for part in range(index, end + 1):
                     held.update(found.get(part, Counter()))
-                score = self._score(held, any(answers[index:end + 1]))
-                key = (score, index - end, -index)  # then fewer sentences, then earlier
+                answered = any(answers[index:end + 1])
+                score = self._score(held, answered and not decisive)
+                # Then fewer sentences, then the earlier.
+                key = (answered and decisive, score, index - end, -index)
                 if best is None or key > best:
                     best, span = key, (sentences[index].start, sentences[end].end)
         return span
@@ -180,8 +192,8 @@ class _Scorer:
         return terms + (self.answer_weight if answers else 0.0)
 
     @staticmethod
-    def _runs_on(text: str, sentences: list[Sentence], found: dict[int, Counter[str]],
-                 answers: list[bool], index: int) -> bool:
+    def _runs_on(text: str, sentences: tuple[Sentence, ...], found: dict[int, Counter[str]],
+                 answers: tuple[bool, ...], index: int) -> bool:
         """Whether sentence `index` and the next of its paragraph may be one passage: this
         one holds query terms that the next lacks, and the next holds other terms or the
         answer this one lacks (the subject, then what is said of it); or this one ends in
@@ -191,12 +203,26 @@ class _Scorer:
                 or _BLANK_LINE.search(text, sentences[index].end, sentences[after].start) \
                 or sentences[after].end - sentences[index].start > PAIR_CHARACTERS:
             return False
-        first, second = set(found[index]), set(found.get(after, ()))
+        first, second = set(found.get(index, ())), set(found.get(after, ()))
         return text[sentences[index].end - 1] in ":：" or bool(first - second) and (
             bool(second - first) or (answers[after] and not answers[index]))
 
 
-def _terms_by_sentence(text: str, sentences: list[Sentence],
+@lru_cache(maxsize=CACHED_CHUNKS)
+def sentences_of(text: str, headings: tuple[str, ...] = ()) -> tuple[Sentence, ...]:
+    """`split_sentences` of a chunk, remembered: the same chunks come back query after
+    query, and a chunk's text never changes."""
+    return tuple(split_sentences(text, headings))
+
+
+@lru_cache(maxsize=CACHED_CHUNKS)
+def _stems_by_sentence(text: str, sentences: tuple[Sentence, ...]) -> tuple[Counter[str], ...]:
+    """Each sentence's stemmed words, counted, for a chunk that jieba must cut (its cost
+    is paid once per chunk, not once per query)."""
+    return tuple(Counter(map(stem, words(text[s.start:s.end]))) for s in sentences)
+
+
+def _terms_by_sentence(text: str, sentences: tuple[Sentence, ...],
                        terms: set[str]) -> dict[int, Counter[str]]:
     """How often each sentence holds each query term, by sentence index (sentences
     without any left out)."""
@@ -205,9 +231,8 @@ def _terms_by_sentence(text: str, sentences: list[Sentence],
     lowered = text.lower()
     if has_chinese(text) or len(lowered) != len(text):
         # Words cut by jieba sentence by sentence, or lower-casing that moves offsets.
-        held = {index: Counter(word for word in map(stem, words(text[s.start:s.end]))
-                               if word in terms)
-                for index, s in enumerate(sentences)}
+        held = {index: Counter({term: stems[term] for term in terms if term in stems})
+                for index, stems in enumerate(_stems_by_sentence(text, sentences))}
         return {index: counts for index, counts in held.items() if counts}
     # A stem is a prefix of its word, so only the words that begin with a query stem
     # (found by str.find, which is fast) are stemmed; a word lies inside one sentence.

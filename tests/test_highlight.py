@@ -181,7 +181,7 @@ def test_model_is_not_asked_when_a_term_matches_or_one_sentence() -> None:
 
 def test_semantic_fallback_is_bounded_and_batched() -> None:
     # Many chunks without a query word, each of many sentences: one model call, of at
-    # most SEMANTIC_SENTENCES sentences (and the query), whatever the chunks hold.
+    # most SEMANTIC_SENTENCES sentences (and the query), for the top hit only.
     text = " ".join(f"Sentence number {i} is here." for i in range(10))
     chunks = [(text, 1000 * n) for n in range(8)]
     seen: list[list[str]] = []
@@ -189,6 +189,16 @@ def test_semantic_fallback_is_bounded_and_batched() -> None:
     assert len(seen) == 1
     assert len(seen[0]) == 1 + SEMANTIC_SENTENCES
     assert [len(h) for h in results] == [1] * len(chunks)
+    assert {h[0].text for h in results[1:]} == {"Sentence number 0 is here."}
+
+
+def test_the_model_is_not_asked_when_the_top_hit_shares_a_word() -> None:
+    def fail(texts: list[str]) -> np.ndarray:
+        raise AssertionError("the model must not be called")
+
+    chunks = [("Giraffes eat leaves. They are tall.", 0), (ENGLISH, 100)]
+    results = highlight_chunks("giraffe", chunks, fail)
+    assert [h[0].text for h in results] == ["Giraffes eat leaves.", "Cats sleep a lot."]
     for (chunk, offset), (highlight,) in zip(chunks, results, strict=True):
         assert chunk[highlight.start - offset:highlight.end - offset] == highlight.text
 
