@@ -1,6 +1,7 @@
 """The Milvus store against a real `milvus-lite server` (issue 12): the same hits as the
 embedded index, incremental syncs, a kill at any point of a sync, two readers."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,9 @@ def test_same_hits_as_the_embedded_index(search_searcher: Searcher, milvus_searc
     compared = 0
     for query in QUERIES:
         for filters in FILTERS:
-            options = SearchOptions(k=5, mode=mode, filters=filters)
+            # Highlights (the model on every hit's sentences) once per query: unfiltered.
+            options = SearchOptions(k=5, mode=mode, filters=filters,
+                                    highlight=filters.is_empty())
             expected = _hits(search_searcher, query, options)
             assert _hits(milvus_searcher, query, options) == expected, (query, filters)
             compared += len(expected)
@@ -273,3 +276,32 @@ def test_no_index_in_a_collection_is_a_clear_error(milvus_uri: str, encoder: Enc
 
     with pytest.raises(IndexNotFoundError, match="semsearch index PATH --milvus"):
         MilvusSearcher(MilvusTarget(milvus_uri, "nothing_here"), EncoderSpec.of(encoder))
+
+
+def test_the_cli_on_milvus(tmp_path: Path, milvus_uri: str,
+                           loads: list[tuple[Any, ...]]) -> None:
+    from typer.testing import CliRunner
+
+    from semsearch.cli import app
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.txt").write_text("Cats sleep most of the day.", encoding="utf-8")
+    (root / "b.md").write_text("# Dogs\n\nDogs like long walks.\n", encoding="utf-8")
+    (root / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    store = ["--milvus", milvus_uri, "--collection", "cli"]
+    runner = CliRunner()
+    indexed = runner.invoke(app, ["index", str(root), *store, "--backend", "torch", "--json"])
+    assert indexed.exit_code == 0, indexed.output
+    report = json.loads(indexed.output)
+    assert (report["added"], len(report["skipped"])) == (2, 1)
+    found = runner.invoke(app, ["search", "a cat sleeping", *store, "--json"])
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.output)["results"][0]["path"] == "a.txt"
+    stats = json.loads(runner.invoke(app, ["stats", *store, "--json"]).output)
+    assert (stats["documents"], stats["chunks"], stats["skipped"]) == (2, 2, 1)
+    assert stats["skipped_files"][0]["path"] == "broken.pdf"
+    missing = runner.invoke(app, ["search", "cats", "--milvus", milvus_uri,
+                                  "--collection", "missing"])
+    assert missing.exit_code == 2
+    assert "semsearch index PATH --milvus" in missing.output
