@@ -100,8 +100,9 @@ def _is_heading(line: str, after: str, names: set[str], first: bool) -> bool:
     stripped = line.strip()
     if _MARKDOWN_HEADING.match(line) or _UNDERLINE.fullmatch(line):
         return True
-    if _name(line) in names and not _FULL_STOP.search(line):
-        return True  # a title taken from a text's first line may be a sentence
+    if _name(line) in names and not _FULL_STOP.search(line) \
+            and not after.lstrip()[:1].islower():
+        return True  # a title taken from a text's first line may be a wrapped sentence
     if _UNDERLINE.fullmatch(after) and not _LIST_ITEM.match(line):
         return True  # a reStructuredText title
     if _LIST_ITEM.match(line):

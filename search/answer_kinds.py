@@ -87,7 +87,7 @@ _KINDS = [
                 chinese=r"\d+\s*年|世纪|[明清唐宋元汉秦隋]朝|年间|末年|初年|[春夏秋冬]季|清明|立[春夏秋冬]")),
     (r"\b(?:what|which)\s+(?:\w+\s+){0,2}?ratio\b|\bratio\b|比例",
      AnswerKind("ratio", units=frozenset({":", "：", "parts", "part", "per"}),
-                chinese=r"\d+\s*[:：比]\s*\d|比例")),
+                chinese=r"\d+\s*[:：比]\s*\d")),
     (r"\b(?:what|which)\s+(?:\w+\s+){0,2}?(?:share|percentage|proportion|fraction)\b",
      AnswerKind("share", units=frozenset({"%", "percent"}),
                 words=frozenset({"half", "third", "thirds", "quarter", "quarters", "fifth",

@@ -191,21 +191,25 @@ class _Scorer:
                     / (count + TERM_SATURATION) for term, count in held.items())
         return terms + (self.answer_weight if answers else 0.0)
 
-    @staticmethod
-    def _runs_on(text: str, sentences: tuple[Sentence, ...], found: dict[int, Counter[str]],
-                 answers: tuple[bool, ...], index: int) -> bool:
+    def _runs_on(self, text: str, sentences: tuple[Sentence, ...],
+                 found: dict[int, Counter[str]], answers: tuple[bool, ...],
+                 index: int) -> bool:
         """Whether sentence `index` and the next of its paragraph may be one passage: this
         one holds query terms that the next lacks, and the next holds other terms or the
-        answer this one lacks (the subject, then what is said of it); or this one ends in
-        a colon (it introduces the next)."""
+        answer this one lacks, each part worth a typical term at least (the subject,
+        then what is said of it); or this one ends in a colon (it introduces the next)."""
         after = index + 1
         if after >= len(sentences) or sentences[after].heading \
                 or _BLANK_LINE.search(text, sentences[index].end, sentences[after].start) \
                 or sentences[after].end - sentences[index].start > PAIR_CHARACTERS:
             return False
+        if text[sentences[index].end - 1] in ":：":
+            return True
         first, second = set(found.get(index, ())), set(found.get(after, ()))
-        return text[sentences[index].end - 1] in ":：" or bool(first - second) and (
-            bool(second - first) or (answers[after] and not answers[index]))
+        gives = sum(self.weights[term] for term in first - second)
+        adds = sum(self.weights[term] for term in second - first) + (
+            self.answer_weight if answers[after] and not answers[index] else 0.0)
+        return min(gives, adds) >= self.answer_weight > 0
 
 
 @lru_cache(maxsize=CACHED_CHUNKS)

@@ -9,6 +9,7 @@ from semsearch.indexer.chunk import chunk_document
 from semsearch.indexer.documents import Chunk, PageSpan, ParsedDocument
 from semsearch.indexer.encoders import Encoder
 from semsearch.indexer.parse import parse_document
+from semsearch.indexer.sentences import split_sentences
 
 ENGLISH = " ".join(
     f"Sentence {i} explains how the indexer splits long documents into passages. "
@@ -169,3 +170,19 @@ def test_invalid_limit_rejected(encoder: Encoder) -> None:
     document = ParsedDocument(text="text", title="t", format="text")
     with pytest.raises(ValueError):
         chunk_document(document, encoder.tokenizer, 0, 0)
+
+
+def test_chunks_never_cut_a_soft_wrapped_sentence(encoder: Encoder) -> None:
+    # Hard-wrapped prose: a line break inside a paragraph is not a place to cut.
+    words = ["the", "keeper", "climbed", "the", "tower", "stairs", "and", "lit", "the",
+             "great", "lamp", "again"]
+    lines = [" ".join(words[(i % 4):(i % 4) + 8]) for i in range(40)]
+    text = "\n".join(f"{line}." if i % 3 == 2 else line for i, line in enumerate(lines)) + "\n"
+    document = parse_document("wrapped.txt", text.encode())
+    chunks = chunk_document(document, encoder.tokenizer, 40, 0)
+    _check_invariants(document, chunks, encoder, 40)
+    sentences = split_sentences(document.text)
+    assert len(chunks) > 3
+    assert {c.start for c in chunks} <= {s.start for s in sentences}
+    assert {c.end for c in chunks} <= {s.end for s in sentences}
+    assert all(chunk.text.endswith(".") for chunk in chunks[:-1])

@@ -350,3 +350,48 @@ def test_a_question_for_a_quantity_prefers_a_sentence_with_a_number() -> None:
     text = "Bloom 30 seconds. The bloom releases coffee gas."
     assert _best("how much gas does the coffee bloom release", text)[0].text == \
         "The bloom releases coffee gas."
+
+
+# --- the sentence that answers -----------------------------------------------------------
+
+def test_a_sentence_holding_the_kind_of_answer_beats_a_neighbour_with_more_terms() -> None:
+    text = ("Microbes raise the temperature in the centre to 55 to 65 degrees Celsius. "
+            "Turning the heap moves the outer material into the hot core of the compost heap.")
+    assert _best("how hot does a compost heap get", text)[0].text == \
+        "Microbes raise the temperature in the centre to 55 to 65 degrees Celsius."
+
+
+def test_the_subject_and_the_answer_after_it_make_one_highlight() -> None:
+    text = ("Bridges carried the channel. The most famous is the Pont du Gard, built in the "
+            "first century AD. It stands about 49 metres high. Its blocks have no mortar.")
+    (highlight,) = _best("how tall is the Pont du Gard", text, 7)
+    assert highlight.text == ("The most famous is the Pont du Gard, built in the first "
+                              "century AD. It stands about 49 metres high.")
+    assert text[highlight.start - 7:highlight.end - 7] == highlight.text
+
+
+def test_a_reason_that_refers_back_runs_on_from_the_statement() -> None:
+    text = ("Pitch the tent on flat ground. Never use a stove inside a tent. They give off "
+            "carbon monoxide, a gas you cannot smell. Air the tent each morning.")
+    assert _best("why should you never run a stove inside a tent", text)[0].text == (
+        "Never use a stove inside a tent. They give off carbon monoxide, a gas you cannot "
+        "smell.")
+
+
+def test_a_term_in_every_sentence_weighs_less_than_a_rare_one() -> None:
+    # 是, 的 and 中国 are everywhere; 辣椒 and 传入 tell the sentences apart.
+    text = "花椒是中国原产的香料。川菜的特点是麻辣。辣椒大约在明朝末年传入中国。豆瓣是川菜的灵魂。"
+    assert _best("辣椒是什么时候传入中国的", text)[0].text == "辣椒大约在明朝末年传入中国。"
+    text = ("The aqueducts of Rome carried water. Rome had eleven. The Aqua Marcia was the "
+            "longest aqueduct. Rome still uses one.")
+    assert _best("which was the longest aqueduct of Rome", text)[0].text == \
+        "The Aqua Marcia was the longest aqueduct."
+
+
+def test_the_body_answers_rather_than_the_title() -> None:
+    text = "## 龙井茶的采摘\n\n龙井茶最好在清明节前采摘，这时的芽叶最嫩。"
+    assert _best("龙井茶什么时候采摘最好", text)[0].text == \
+        "龙井茶最好在清明节前采摘，这时的芽叶最嫩。"
+    text = "Orrin-3\n\nThe drone flies at an altitude of 120 metres."
+    assert _best("what altitude does Orrin-3 fly at", text)[0].text == \
+        "The drone flies at an altitude of 120 metres."

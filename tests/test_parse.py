@@ -9,6 +9,7 @@ from fpdf import FPDF
 
 from semsearch.indexer.errors import ParseError
 from semsearch.indexer.parse import decode_text, is_supported, parse_document
+from semsearch.indexer.sentences import split_sentences
 
 CHINESE = (
     "今天天气很好，我们一起去公园散步吧。"
@@ -139,6 +140,22 @@ def test_pdf_words_broken_at_line_ends_are_whole_and_pages_stay_right() -> None:
     # The hyphen stays in a word the document spells with one; a capital goes on a new word.
     assert second.strip() == ("A self-evident\nrule: a self-evident claim needs no proofreading."
                               "\nEnd-\nUse")
+
+
+def test_pdf_running_footers_go_and_a_sentence_runs_on_to_the_next_page() -> None:
+    pages = ["Lighthouses\nThe lamp of the tower was first\nlit on a stormy night in\n"
+             "Lighthouses - page 1",
+             "autumn, and it still shines.\nKeepers lived on site.\nLighthouses - page 2"]
+    document = parse_document("lamp.pdf", _pdf(pages))
+    assert "page 1" not in document.text and "page 2" not in document.text
+    second = document.page_starts[1]
+    assert document.text[second:].startswith("autumn, and it still shines.")
+    # One line break (a soft wrap), not a blank line, joins the pages mid-sentence.
+    assert document.text[:second].endswith("night in\n")
+    (sentence, *_) = [document.text[s.start:s.end] for s in split_sentences(document.text)
+                      if "lamp" in document.text[s.start:s.end]]
+    assert sentence == ("The lamp of the tower was first\nlit on a stormy night in\n"
+                        "autumn, and it still shines.")
 
 
 def test_pdf_without_metadata_title_uses_first_line() -> None:
