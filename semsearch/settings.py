@@ -1,6 +1,7 @@
 """The one settings object, read from `SEMSEARCH_*` environment variables at the edge."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body limit")
     host: str = "127.0.0.1"
     port: int = 8000
+    ray: str | None = Field(
+        default=None, description="encode a sync on Ray: local (a Ray on 127.0.0.1 for the "
+        "run), auto, host:port or ray://host:10001; None: in this process")
     milvus_uri: str | None = Field(
         default=None, description="a Milvus store instead of the index directory: "
         "http://host:19530 (Milvus, or `milvus-lite server`); needs semsearch[scale]")
@@ -114,8 +118,8 @@ class Settings(BaseSettings):
             batch_size=self.batch_size, max_file_bytes=self.max_file_bytes, rebuild=rebuild,
             vector_index=VectorIndexPolicy(kind=self.vector_index) if self.vector_index
             else None)
-        return SyncJob(root, index_dir or self.index_dir, self.encoder_spec(self.model),
-                       options)
+        encoder = replace(self.encoder_spec(self.model), ray=self.ray)
+        return SyncJob(root, index_dir or self.index_dir, encoder, options)
 
     def milvus_target(self) -> MilvusTarget | None:
         """The Milvus store these settings name, or None for the index directory."""

@@ -1,5 +1,7 @@
 """Shared fixtures: the real bundled model, loaded once per session."""
 
+import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,14 @@ from tests.helpers import (
     make_pdf,
     search_write_docs,
 )
+
+# Every Ray a test starts (tests/test_ray*.py) stays on 127.0.0.1: Ray reads this variable
+# once, when it is first imported. Token authentication stays on, with a token of this
+# session's own, set for every node and driver through the environment (nothing is
+# written to ~/.ray/auth_token).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 
 @pytest.hookimpl(tryfirst=True)

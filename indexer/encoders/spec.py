@@ -18,10 +18,15 @@ from semsearch.indexer.encoders.base import (
 log = logging.getLogger(__name__)
 
 
-def choose_device(requested: str | None) -> str:
-    """`requested`, or the best available device: CUDA, then Apple MPS, then CPU."""
+def choose_device(requested: str | None, ray: str | None = None) -> str:
+    """`requested`, or the best available device: CUDA, then Apple MPS, then CPU (on the
+    Ray cluster at `ray` when given: CUDA where it has GPUs, else CPU)."""
     if requested:
         return requested
+    if ray is not None:
+        from semsearch.indexer.encoders.ray_cluster import cluster_device
+
+        return cluster_device(ray)
     import torch
 
     if torch.cuda.is_available():
@@ -66,6 +71,8 @@ class EncoderSpec:
         preloaded: an encoder already in memory, handed out by `load` instead of a new
             one (a server's syncs reuse its searcher's model; tests share one model).
         keep: where loaded encoders are kept for later loads of the same spec.
+        ray: a Ray address (`local`, `auto`, `host:port`, `ray://host:port`): the model
+            runs in actors on that cluster (`ray_encoder`); None: in this process.
 
     Raises:
         ModelLoadError: `backend` is not one of BACKENDS.
@@ -77,6 +84,7 @@ class EncoderSpec:
     cache_dir: Path | None = None
     preloaded: Encoder | None = field(default=None, compare=False, repr=False)
     keep: LoadedEncoders | None = field(default=None, compare=False, repr=False)
+    ray: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend is not None:
@@ -98,7 +106,7 @@ class EncoderSpec:
         if self.preloaded is not None:
             return self
         if self.backend is None or self.backend == "torch":
-            device = choose_device(self.device)
+            device = choose_device(self.device, self.ray)
             backend = self.backend or default_backend(device)
         else:  # ONNX is for the CPU unless a GPU is asked for by name
             device, backend = self.device or "cpu", self.backend
@@ -114,6 +122,10 @@ class EncoderSpec:
         if self.preloaded is not None:
             return self.preloaded
         spec = self.resolved()
+        if spec.ray is not None:
+            from semsearch.indexer.encoders.ray_encoder import load_ray_encoder
+
+            return load_ray_encoder(replace(spec, ray=None), spec.ray)
         if spec.keep is not None:
             return spec.keep.get(spec)
         assert spec.model and spec.backend and spec.device and spec.cache_dir

@@ -30,8 +30,14 @@ from semsearch.cli.common import (
     out,
     settings_with,
 )
+from semsearch.indexer.encoders.ray_cluster import ray_session
 from semsearch.indexer.vector_policy import VectorIndexKind
 from semsearch.settings import Settings
+
+RayOption = Annotated[str | None, typer.Option(
+    "--ray", metavar="ADDRESS", help=(
+        "Encode on Ray: local (start one on 127.0.0.1 for the run), auto, host:port or "
+        "ray://host:10001 [env SEMSEARCH_RAY]; needs pip install 'semsearch[scale]'"))]
 
 
 @app.command()
@@ -49,6 +55,7 @@ def index(
         "new index onnx on the CPU and torch on a GPU"))] = None,
     vector_index: Annotated[VectorIndexKind | None, typer.Option(
         "--vector-index", help="auto, flat, hnsw or ivf [env SEMSEARCH_VECTOR_INDEX]")] = None,
+    ray: RayOption = None,
     milvus: MilvusOption = None,
     collection: CollectionOption = None,
     as_json: JsonOption = False,
@@ -57,8 +64,8 @@ def index(
     settings = settings_with(index_dir=index_dir, model=model, device=device,
                          chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
                          batch_size=batch_size, vector_index=vector_index, backend=backend,
-                         milvus_uri=milvus, milvus_collection=collection)
-    with domain_errors(), _progress_bar() as on_progress:
+                         ray=ray, milvus_uri=milvus, milvus_collection=collection)
+    with domain_errors(), ray_session(settings.ray), _progress_bar() as on_progress:
         report = settings.store_job(path, rebuild=rebuild).run(on_progress)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
@@ -223,6 +230,7 @@ def evaluate_command(
                                               "at most (default 5).")] = None,
     method: Annotated[str | None, typer.Option(help="--labelled: few-shot method: auto "
                                                "(the default), logistic or centroid.")] = None,
+    ray: RayOption = None,
     milvus: MilvusOption = None,
     collection: CollectionOption = None,
     as_json: JsonOption = False,
@@ -248,9 +256,11 @@ def evaluate_command(
         evaluate_model(pairs, labelled, index_dir=index_dir, model=model, backend=backend,
                        folds=folds, method=method, as_json=as_json)
         return
-    settings = settings_with(index_dir=index_dir, backend=backend, milvus_uri=milvus,
-                             milvus_collection=collection)
-    with domain_errors():
+    if ray is not None and dataset is None:
+        raise fail("--ray encodes a BEIR DATASET's corpus; the other sources index nothing")
+    settings = settings_with(index_dir=index_dir, backend=backend, ray=ray,
+                             milvus_uri=milvus, milvus_collection=collection)
+    with domain_errors(), ray_session(settings.ray if dataset else None):
         count, results = _evaluate_retrieval(
             settings, dataset, queries, index_dir, split,
             [m.strip() for m in mode.split(",") if m.strip()], rerank, ignore_identical_ids)
