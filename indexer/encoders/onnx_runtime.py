@@ -53,6 +53,12 @@ class OnnxEncoder:
         self._encoder_tokenizer = self._tokenizer.truncating(manifest.max_seq_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _usable_cpus()
+        # ORT's idle worker threads spin after each run by default. For one query that
+        # steals the cores from the search that follows it: a hybrid query on 100k chunks,
+        # spin vs no spin interleaved in one searcher on a loaded 2-core machine, embed p50
+        # 99 -> 69 ms, the BM25 step after it 9.5 -> 2.2 ms, the whole query 157 -> 100 ms;
+        # batches of 64 lost nothing (benchmarks/bench_query_embedding.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(export_dir / MODEL_FILE), options,
                                             providers=_providers(ort, device))
 
