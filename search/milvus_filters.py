@@ -3,6 +3,7 @@ as the embedded store's SQL (`indexer.store._filter_sql`)."""
 
 import json
 import sqlite3
+from contextlib import closing
 from typing import Any
 
 from semsearch.indexer.milvus_store import MilvusStore, visible
@@ -62,7 +63,7 @@ def _glob_expression(glob: str, generation: int, store: MilvusStore) -> str:
     rows: list[dict[str, Any]] = store.query(
         store.documents, f"{like} and status == \"indexed\" and {visible(generation)}",
         ["doc_id", "path"])
-    with sqlite3.connect(":memory:") as connection:
+    with closing(sqlite3.connect(":memory:")) as connection:
         kept = [row["doc_id"] for row in rows if connection.execute(
             "SELECT ? GLOB ?", (row["path"], glob)).fetchone()[0]]
     return f"doc_id in {kept}"
