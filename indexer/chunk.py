@@ -15,8 +15,9 @@ import numpy as np
 from semsearch.indexer.documents import Chunk, ParsedDocument
 from semsearch.indexer.sentences import split_sentences
 
-# The level of a cut where a unit begins: a section, a sentence, a line inside a sentence.
-_HARD, _SENTENCE, _LINE = 2, 1, 0
+# The level of a cut where a unit begins: a section, a heading line the parser did not
+# make a section of, a sentence, a line inside a sentence.
+_HARD, _HEADING, _SENTENCE, _LINE = 3, 2, 1, 0
 _LINE_BREAK = re.compile(r"\n\s*")
 
 
@@ -92,9 +93,12 @@ def _units(
 
 
 def _sentence_starts(text: str, document: ParsedDocument) -> dict[int, int]:
-    """Where units may begin, by level: each sentence's start, each section's (hard)."""
+    """Where units may begin, by level: each sentence's start, each heading line's (in
+    prose, not code) and each section's (hard)."""
     names = (document.title, *(section.path[-1] for section in document.sections))
-    levels = {sentence.start: _SENTENCE for sentence in split_sentences(text, names)}
+    headings = document.format != "code"
+    levels = {sentence.start: _HEADING if sentence.heading and headings else _SENTENCE
+              for sentence in split_sentences(text, names)}
     for section in document.sections:
         levels[section.start] = _HARD
     levels.pop(0, None)
@@ -138,14 +142,17 @@ def _pieces(
 def _pack(
     units: list[tuple[int, int, int, int]], max_tokens: int, overlap_tokens: int
 ) -> list[tuple[int, int]]:
-    """Group consecutive units into [from, to) spans of at most `max_tokens` tokens."""
+    """Group consecutive units into [from, to) spans of at most `max_tokens` tokens. A span
+    ends before a section, and before a heading line once it is half full: a PDF's or a
+    text's section then starts a chunk of its own, as a Markdown one does."""
     spans = []
     first = 0
     while first < len(units):
         tokens, after = 0, first
         while after < len(units):
             unit_level, unit_tokens = units[after][2], units[after][3]
-            if after > first and (unit_level == _HARD or tokens + unit_tokens > max_tokens):
+            if after > first and (unit_level == _HARD or tokens + unit_tokens > max_tokens
+                                  or (unit_level == _HEADING and 2 * tokens >= max_tokens)):
                 break
             tokens += units[after][3]
             after += 1
@@ -160,13 +167,14 @@ def _overlap_start(
     units: list[tuple[int, int, int, int]], first: int, after: int, max_tokens: int,
     overlap_tokens: int,
 ) -> int:
-    """Where the next chunk starts: back from `after` over whole units worth the overlap."""
-    if units[after][2] == _HARD:
+    """Where the next chunk starts: back from `after` over whole units worth the overlap,
+    never back over a heading."""
+    if units[after][2] >= _HEADING:
         return after
     budget = min(overlap_tokens, max_tokens - units[after][3])
     start, used = after, 0
     while start - 1 > first and used + units[start - 1][3] <= budget:
-        if units[start][2] == _HARD:
+        if units[start][2] >= _HEADING:
             break
         used += units[start - 1][3]
         start -= 1

@@ -186,3 +186,26 @@ def test_chunks_never_cut_a_soft_wrapped_sentence(encoder: Encoder) -> None:
     assert {c.start for c in chunks} <= {s.start for s in sentences}
     assert {c.end for c in chunks} <= {s.end for s in sentences}
     assert all(chunk.text.endswith(".") for chunk in chunks[:-1])
+
+
+def test_a_heading_line_starts_a_chunk_once_the_chunk_is_half_full(encoder: Encoder) -> None:
+    # A plain text's sections are not parsed, but its heading lines are seen: a section
+    # starts a chunk of its own instead of ending the one before.
+    body = " ".join(f"Sentence {i} of the step says what to do next." for i in range(3))
+    text = "\n\n".join(f"Step {n}: Do thing {n}\n\n{body}" for n in range(1, 7)) + "\n"
+    document = parse_document("steps.txt", text.encode())
+    chunks = chunk_document(document, encoder.tokenizer, 60, 16)
+    _check_invariants(document, chunks, encoder, 60)
+    heading_starts = {text.index(f"Step {n}:") for n in range(1, 7)}
+    assert {chunk.start for chunk in chunks} <= heading_starts
+    assert all(chunk.text.startswith("Step ") for chunk in chunks)
+
+
+def test_code_is_not_cut_at_lines_that_look_like_headings(encoder: Encoder) -> None:
+    # Each statement stands alone, without a full stop, as a title would in prose.
+    code = "\n\n".join(f"value_{i} = compute(value_{i - 1}, {i})" for i in range(1, 120))
+    document = parse_document("code.py", code.encode())
+    chunks = chunk_document(document, encoder.tokenizer, 128, 0)
+    _check_invariants(document, chunks, encoder, 128)
+    # Packed near the limit, not cut at the first such line past half of it.
+    assert sum(chunk.token_count for chunk in chunks[:-1]) / (len(chunks) - 1) > 112
