@@ -135,27 +135,30 @@ def answer_sentences(kind: AnswerKind, text: str,
 def _evidence(kind: AnswerKind, text: str) -> list[int]:
     """Where in `text` an answer of `kind` stands (the offsets of its words)."""
     tokens = _tokens(text)
-    places = [at for position, (at, _) in enumerate(tokens) if _holds(kind, tokens, position)]
+    places = []
+    if kind.numbers:
+        places += [at for at, word in tokens if word[:1].isdigit() or word in _NUMBER_WORDS]
+    if kind.dates:
+        places += [at for at, word in tokens if word in _MONTHS_AND_SEASONS
+                   or (word[:1].isdigit() and _YEAR.match(word))]
+    if kind.words:
+        places += [at for at, word in tokens if word in kind.words]
+    if kind.units:
+        places += [at for position, (at, word) in enumerate(tokens) if word in kind.units
+                   and any(_is_number(before) for _, before
+                           in tokens[max(0, position - _UNIT_REACH):position])]
     if kind.chinese and not text.isascii():
         places.extend(match.start() for match in re.finditer(kind.chinese, text))
     return places
 
 
-def _holds(kind: AnswerKind, tokens: tuple[tuple[int, str], ...], position: int) -> bool:
-    """Whether the word at `position` of `tokens` holds an answer of `kind`."""
-    word = tokens[position][1]
-    if word in kind.words or (kind.numbers and _is_number(word)):
-        return True
-    if kind.dates and (word in _MONTHS_AND_SEASONS or _YEAR.match(word)):
-        return True
-    return word in kind.units and any(
-        _is_number(before) for _, before in tokens[max(0, position - _UNIT_REACH):position])
-
-
 @lru_cache(maxsize=4096)
-def _tokens(text: str) -> tuple[tuple[int, str], ...]:
+def _tokens(text: str) -> list[tuple[int, str]]:
     """The words of `text` (and the signs °, %, :), lower-cased, with their offsets."""
-    return tuple((match.start(), match.group(0).lower()) for match in _TOKEN.finditer(text))
+    lowered = text.lower()
+    if len(lowered) != len(text):  # lower-casing moved offsets: one word at a time
+        return [(match.start(), match.group(0).lower()) for match in _TOKEN.finditer(text)]
+    return [(match.start(), match.group(0)) for match in _TOKEN.finditer(lowered)]
 
 
 def _is_number(word: str) -> bool:
