@@ -10,8 +10,10 @@ On an index of a BEIR dataset (bundled model, CPU), for dense, lexical and hybri
   * the API's encoding of the same responses (FastAPI's response_model validation and
     JSON serialisation, as pydantic does it for `POST /search`), timed in process;
   * over HTTP: the same queries sent one by one to `semsearch serve` on 127.0.0.1
-    (POST /search, httpx keep-alive): client p50 / p99, and the time outside the
-    searcher (client wall less the server's `timings_ms.total`);
+    (POST /search, httpx keep-alive): client p50 / p99, the time outside the searcher
+    (client wall less the server's `timings_ms.total`), and the server's CPU time per
+    request (from /proc), to set beside the in-process CPU time per query: on a loaded
+    machine CPU times still compare where wall times do not;
   * with `--quality`: nDCG@10 and Recall@100 per mode on the test queries (k=100,
     grouped by document).
 
@@ -120,13 +122,15 @@ def run_in_process(searcher: Searcher, dealt: dict[str, list[str]], warmup: list
         for text in warmup[number::len(MODES)]:
             searcher.search(text, options)
         times, found = [], []
+        cpu_started = time.process_time()
         with GcPauses() as pauses:
             for text in dealt[mode]:
                 started = time.perf_counter()
                 found.append(searcher.search(text, options))
                 times.append((time.perf_counter() - started) * 1000)
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / max(1, len(times))
         results[mode] = {"wall": percentiles(times), "stages": stage_stats(found),
-                         "gc": pauses.summary()}
+                         "gc": pauses.summary(), "cpu_ms_per_query": round(cpu_ms, 2)}
         responses[mode] = found
         print(f"in process {mode}: p50 {results[mode]['wall']['p50_ms']} ms, p99 "
               f"{results[mode]['wall']['p99_ms']} ms", flush=True)
@@ -156,14 +160,14 @@ def run_api(index_dir: Path, dealt: dict[str, list[str]], warmup: list[str], k: 
     import httpx
 
     try:
-        with running_server(index_dir, log_path) as (_, base), \
+        with running_server(index_dir, log_path) as (server, base), \
                 httpx.Client(base_url=base, timeout=60.0) as client:
             # The server builds its BM25 postings in the background, as the in-process
             # searcher did: wait twice as long as that took, so FTS5 answers none.
             time.sleep(bm25_wait_s)
             results: dict[str, Any] = {"url": base}
             for number, mode in enumerate(MODES):
-                results[mode] = _api_mode(client, mode, dealt[mode],
+                results[mode] = _api_mode(client, server.pid, mode, dealt[mode],
                                           warmup[number::len(MODES)], k)
                 print(f"api {mode}: p50 {results[mode]['wall']['p50_ms']} ms, p99 "
                       f"{results[mode]['wall']['p99_ms']} ms", flush=True)
@@ -172,7 +176,7 @@ def run_api(index_dir: Path, dealt: dict[str, list[str]], warmup: list[str], k: 
         return {"skipped": str(error)}
 
 
-def _api_mode(client: Any, mode: str, texts: list[str], warmup: list[str],
+def _api_mode(client: Any, pid: int, mode: str, texts: list[str], warmup: list[str],
               k: int) -> dict[str, Any]:
     def post(text: str) -> Any:
         return client.post("/search", json={"query": text, "k": k, "mode": mode})
@@ -180,6 +184,7 @@ def _api_mode(client: Any, mode: str, texts: list[str], warmup: list[str],
     for text in warmup:
         post(text)
     times, outside, server, errors = [], [], [], 0
+    cpu_started = process_cpu_s(pid)
     for text in texts:
         started = time.perf_counter()
         response = post(text)
@@ -191,8 +196,16 @@ def _api_mode(client: Any, mode: str, texts: list[str], warmup: list[str],
         total = float(response.json()["timings_ms"]["total"])
         server.append(total)
         outside.append(elapsed - total)
+    cpu_ms = (process_cpu_s(pid) - cpu_started) * 1000 / max(1, len(texts))
     return {"wall": percentiles(times), "server_total": percentiles(server),
-            "outside_searcher": percentiles(outside), "errors": errors}
+            "outside_searcher": percentiles(outside), "errors": errors,
+            "server_cpu_ms_per_request": round(cpu_ms, 2)}
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far, all its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_quality(searcher: Searcher, dataset: Path) -> dict[str, dict[str, float]]:
@@ -216,11 +229,12 @@ def report(result: dict[str, Any]) -> None:
     in_process = result["in_process"]
     print(f"\nIn process, k={result['k']}, highlights on, one query at a time "
           f"({result['chunks']:,} chunks, embedding cache {result['embedding_cache']}):")
-    print_table(["mode", "p50 ms", "p99 ms", "p99/p50", "mean ms", "QPS", "GC pauses",
-                 "of them full", "GC max ms"],
+    print_table(["mode", "p50 ms", "p99 ms", "p99/p50", "mean ms", "CPU ms/query", "QPS",
+                 "GC pauses", "of them full", "GC max ms"],
                 [[m, r["wall"]["p50_ms"], r["wall"]["p99_ms"],
                   round(r["wall"]["p99_ms"] / r["wall"]["p50_ms"], 2), r["wall"]["mean_ms"],
-                  r["wall"]["qps"], r["gc"]["collections"], r["gc"]["gen2"], r["gc"]["max_ms"]]
+                  r["cpu_ms_per_query"], r["wall"]["qps"], r["gc"]["collections"],
+                  r["gc"]["gen2"], r["gc"]["max_ms"]]
                  for m, r in in_process.items()])
     names = list(dict.fromkeys(s for r in in_process.values() for s in r["stages"]))
     print("\nStages, p50 / p99 ms (SearchResponse.timings_ms):")
@@ -237,11 +251,12 @@ def report(result: dict[str, Any]) -> None:
         print(f"  skipped: {api['skipped']}")
         return
     print_table(["mode", "p50 ms", "p99 ms", "p99/p50", "server total p50", "outside p50",
-                 "outside p99", "errors"],
+                 "outside p99", "server CPU ms/request", "errors"],
                 [[m, api[m]["wall"]["p50_ms"], api[m]["wall"]["p99_ms"],
                   round(api[m]["wall"]["p99_ms"] / api[m]["wall"]["p50_ms"], 2),
                   api[m]["server_total"]["p50_ms"], api[m]["outside_searcher"]["p50_ms"],
-                  api[m]["outside_searcher"]["p99_ms"], api[m]["errors"]] for m in MODES])
+                  api[m]["outside_searcher"]["p99_ms"], api[m]["server_cpu_ms_per_request"],
+                  api[m]["errors"]] for m in MODES])
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ grown from a real one (SciFact's, 12,049 chunks) in rounds, as follows:
 
 Run:
   python benchmarks/grow_index.py /tmp/scifact/index /tmp/scifact-100k --chunks 100000
+  python benchmarks/grow_index.py /tmp/scifact/index /tmp/scifact-1m --chunks 1000000 \
+      --no-vectors   # BM25 only: 5.6 GB of SQLite, no FAISS file
 """
 
 from __future__ import annotations
@@ -71,8 +73,11 @@ def copy_store(source: Path, target: Path) -> None:
         reading.close()
 
 
-def grow(source: Path, target: Path, chunks: int, seed: int = 0) -> dict[str, float]:
-    """Write an index of at least `chunks` chunks at `target`, grown from `source`."""
+def grow(source: Path, target: Path, chunks: int, seed: int = 0,
+         vectors: bool = True) -> dict[str, float]:
+    """Write an index of at least `chunks` chunks at `target`, grown from `source`;
+    without `vectors`, no FAISS file (for BM25 measurements: a searcher opening it
+    would build the vector index in memory first)."""
     started = time.perf_counter()
     copy_store(source, target)
     store = Store.open(target)
@@ -85,11 +90,12 @@ def grow(source: Path, target: Path, chunks: int, seed: int = 0) -> dict[str, fl
                 store.connection.execute(
                     "UPDATE meta SET value = value + 1 WHERE key = 'generation'")
             written = time.perf_counter()
-            policy = VectorIndexPolicy()
-            with store.transaction(write=False):
-                vectors = load_vectors(store, target, manifest.dimension, repair=True,
-                                       policy=policy)
-            record_vectors(store, vectors, policy)
+            if vectors:
+                policy = VectorIndexPolicy()
+                with store.transaction(write=False):
+                    built = load_vectors(store, target, manifest.dimension, repair=True,
+                                         policy=policy)
+                record_vectors(store, built, policy)
         return {"chunks": store.chunk_count(), "added": added,
                 "sqlite_s": round(written - started, 1),
                 "vectors_s": round(time.perf_counter() - written, 1)}
@@ -156,8 +162,11 @@ def main() -> None:
     parser.add_argument("target", type=Path, help="a new directory for the grown index")
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-vectors", action="store_true",
+                        help="write no FAISS file (BM25 measurements only)")
     args = parser.parse_args()
-    print(json.dumps(grow(args.source, args.target, args.chunks, args.seed)))
+    print(json.dumps(grow(args.source, args.target, args.chunks, args.seed,
+                          vectors=not args.no_vectors)))
 
 
 if __name__ == "__main__":
