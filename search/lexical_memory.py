@@ -5,10 +5,10 @@ chunks, which makes the lexical leg cost more than the rest of a hybrid query to
 Here the index's postings are read once per generation (from FTS5 itself, so the terms
 are exactly FTS5's) into compressed-sparse-row arrays: for each term, the positions of
 the chunks that hold it and that (term, chunk) pair's share of the score, computed in
-advance. A query touches the postings of its own terms only, so its cost follows how
-many chunks hold them, not the size of the index. Queries are cut into terms by an FTS5
-table of the same tokenizer, so stemming, case folding and diacritics agree with the
-index.
+advance. A query adds up the postings of its own terms (and scans one byte per chunk for
+the ones it matched): about 1 ms of CPU at 100,000 chunks. Queries are cut into terms by
+an FTS5 table of the same tokenizer, so stemming, case folding and diacritics agree with
+the index.
 
 The formula is FTS5's (`fts5_aux.c`): with N rows, n of them holding the term, a row of
 D tokens in all columns, avgdl the mean D, f the column-weighted count of the term in the
@@ -139,7 +139,7 @@ def _pairs(batch: FtsPostings, rowids: NDArray[np.int64], weights: tuple[float, 
 class ScoredQuery:
     """One query's BM25: its top chunks, and the score of any chunk."""
 
-    def __init__(self, rowids: NDArray[np.int64], matched: NDArray[np.intp],
+    def __init__(self, rowids: NDArray[np.int64], matched: NDArray[np.integer],
                  scores: NDArray[np.float64]) -> None:
         """`matched`: ascending positions in `rowids` of the chunks holding a query term,
         `scores` their BM25."""
