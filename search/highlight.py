@@ -17,11 +17,11 @@ from semsearch.indexer.sentences import Sentence, split_sentences
 from semsearch.search.answer_kinds import AnswerKind, answer_kind, answer_sentences
 from semsearch.search.hits import Highlight
 
-# Only the first this many hits (the ones read first) get the semantic fallback when they
-# share no word with the query; the others get their first sentence. Any of the top 10
-# sharing no word made the model run on most dense and hybrid queries (it was the p99);
-# the top hit alone shares none on 7 % of dense queries and no lexical or hybrid one
-# (measured on corpus/eval/highlights.jsonl).
+# Only the first this many hits (the ones read first) ask the model, when they share no
+# word with the query or their best passages tie; the others get their first sentence or
+# passage. Any of the top 10 sharing no word made the model run on most dense and hybrid
+# queries (it was the p99); the top hit alone asks on 6 of 60 dense queries, 1 lexical
+# and 2 hybrid ones (corpus/eval/highlights.jsonl).
 SEMANTIC_HIGHLIGHTS = 1
 # The fallback embeds at most this many sentences per search, in one encoder batch, so
 # its cost is bounded whatever the chunks hold.
@@ -73,15 +73,16 @@ def highlight_chunks(
 
     Sentences (`split_sentences`: soft-wrapped lines joined) are scored by the query
     terms (stemmed) they hold, each weighted by its rarity among all the chunks'
-    sentences (a term in every sentence tells none apart), plus, when the query asks for
-    a kind of answer (a date, a length, a reason: `answer_kind`), as much as a typical
-    term for holding one. A sentence and the next of its paragraph are chosen together
-    when the next adds a term or the answer the first lacks, or the first ends in a
-    colon. A heading line is chosen only when no body sentence holds a term. When none
-    does, `embed` (unit vectors of texts), if given, picks the body sentence closest to
-    the query in meaning, for the first `SEMANTIC_HIGHLIGHTS` chunks and up to
+    sentences (a term in every sentence tells none apart), and by the kind of answer the
+    query asks for (a date, a length, a reason: `answer_kind`), which comes first when it
+    is decisive and counts as a typical term otherwise. A sentence and the next of its
+    paragraph are chosen together when the first names the subject and the next adds
+    other terms or the answer, or the first ends in a colon. A heading line is chosen
+    only when no body sentence holds a term. When none does, or when passages tie,
+    `embed` (unit vectors of texts), if given, picks the body sentence (or tied passage)
+    closest to the query in meaning, for the first `SEMANTIC_HIGHLIGHTS` chunks and up to
     `SEMANTIC_SENTENCES` sentences (one batch); otherwise, and past those bounds, the
-    first body sentence stands in. Equal scores go to the first, shorter passage.
+    first body sentence (or the first, shorter passage of a tie) stands in.
 
     Args:
         query: the query text.
@@ -107,9 +108,12 @@ def highlight_chunks(
     budget = SEMANTIC_SENTENCES if embed is not None else 0
     for position, (text, _) in enumerate(chunks):
         sentences = split[position]
-        passage = scorer.best_passage(text, sentences, found[position])
-        if passage is not None:
-            chosen.append(passage)
+        passages = scorer.best_passages(text, sentences, found[position])
+        if passages:
+            chosen.append(passages[0])
+            if len(passages) > 1 and budget > 0 and position < SEMANTIC_HIGHLIGHTS:
+                fallback.append((position, passages[:budget]))  # a tie: meaning decides
+                budget -= len(fallback[-1][1])
             continue
         # No body sentence holds a query term: the body stands in, headings only without it.
         spans = [(s.start, s.end) for s in sentences if not s.heading] or [
@@ -159,16 +163,15 @@ class _Scorer:
         self.kind = kind
         self.answer_weight = sum(weights.values()) / len(weights) if weights else 0.0
 
-    def best_passage(self, text: str, sentences: tuple[Sentence, ...],
-                     found: dict[int, Counter[str]]) -> tuple[int, int] | None:
-        """The span of the best passage that starts at a body sentence holding a term (or
-        a decisive answer), or None when there is none."""
+    def best_passages(self, text: str, sentences: tuple[Sentence, ...],
+                      found: dict[int, Counter[str]]) -> list[tuple[int, int]]:
+        """The spans of the best passages that start at a body sentence holding a term (or
+        a decisive answer): the best, then any that score as much (a tie), or none."""
         answers = answer_sentences(self.kind, text, sentences) if self.kind is not None \
             else (False,) * len(sentences)
         decisive = self.kind is not None and self.kind.decisive
         starts = set(found) | {index for index, held in enumerate(answers) if held and decisive}
-        best: tuple[bool, float, int, int] | None = None
-        span = None
+        scored: list[tuple[tuple[bool, float, int, int], tuple[int, int]]] = []
         for index in sorted(starts):
             if sentences[index].heading:
                 continue
@@ -181,10 +184,10 @@ class _Scorer:
                 answered = any(answers[index:end + 1])
                 score = self._score(held, answered and not decisive)
                 # Then fewer sentences, then the earlier.
-                key = (answered and decisive, score, index - end, -index)
-                if best is None or key > best:
-                    best, span = key, (sentences[index].start, sentences[end].end)
-        return span
+                scored.append(((answered and decisive, round(score, 9), index - end, -index),
+                               (sentences[index].start, sentences[end].end)))
+        scored.sort(reverse=True)
+        return [span for key, span in scored if key[:2] == scored[0][0][:2]]
 
     def _score(self, held: Counter[str], answers: bool) -> float:
         terms = sum(self.weights[term] * count * (TERM_SATURATION + 1)

@@ -395,3 +395,18 @@ def test_the_body_answers_rather_than_the_title() -> None:
     text = "Orrin-3\n\nThe drone flies at an altitude of 120 metres."
     assert _best("what altitude does Orrin-3 fly at", text)[0].text == \
         "The drone flies at an altitude of 120 metres."
+
+
+def test_a_tie_on_the_top_hit_is_settled_by_meaning() -> None:
+    text = "Blossom end rot has a cause in the soil. Blossom end rot was caused by watering."
+    seen: list[list[str]] = []
+    embed = _fake_model({"what causes blossom end rot": [1.0, 0.0],
+                         "Blossom end rot has a cause in the soil.": [0.0, 1.0],
+                         "Blossom end rot was caused by watering.": [0.9, 0.1]}, seen)
+    chunks = [(text, 0), (text, 500)]
+    results = highlight_chunks("what causes blossom end rot", chunks, embed)
+    assert seen == [["what causes blossom end rot", "Blossom end rot has a cause in the soil.",
+                     "Blossom end rot was caused by watering."]]
+    # The top hit asks the model; the next keeps the first of its tied sentences.
+    assert [h[0].text for h in results] == ["Blossom end rot was caused by watering.",
+                                             "Blossom end rot has a cause in the soil."]
