@@ -1,8 +1,9 @@
 """The index directory: its lock, its settings check and its FAISS file per generation.
 
-Each committed sync bumps the store's `generation`; the FAISS file of generation N is
-`vectors-N.faiss`. A reader whose FAISS file is missing or disagrees with SQLite rebuilds
-the vectors from SQLite instead of serving wrong results.
+Each commit of a sync bumps the store's `generation`; the FAISS file of generation N is
+`vectors-N.faiss`, written before N commits (indexer/generations.py). A reader whose FAISS
+file is missing or disagrees with SQLite rebuilds the vectors from SQLite instead of
+serving wrong results.
 """
 
 import errno
@@ -99,6 +100,7 @@ def load_vectors(store: Store, index_dir: Path, dimension: int, *, repair: bool,
     vectors = build_vectors(store, dimension, policy, expected_ids)
     if repair:
         write_vectors(vectors, index_dir, generation)
+        remove_stale_vectors(index_dir, generation)
     return vectors
 
 
@@ -136,18 +138,27 @@ def record_vectors(store: Store, vectors: VectorIndex, policy: VectorIndexPolicy
 
 
 def write_vectors(vectors: VectorIndex, index_dir: Path, generation: int) -> None:
-    """Save `vectors` as the file of `generation` and delete every older one.
+    """Save `vectors` atomically as the file of `generation`; other files stay (see
+    `remove_stale_vectors`).
+
+    A sync writes the file of a new generation inside the transaction that commits it,
+    so that no reader ever finds a committed generation without its file.
 
     Raises:
-        IndexWriteError: the file could not be written (disk full, I/O error); the
-            previous file is left in place and readers rebuild the vectors from SQLite.
+        IndexWriteError: the file could not be written (disk full, I/O error); no file
+            of that name was left behind.
     """
-    path = vectors_path(index_dir, generation)
     try:
-        vectors.save(path)
+        vectors.save(vectors_path(index_dir, generation))
     except (OSError, RuntimeError) as error:  # faiss reports a failed write as RuntimeError
         raise IndexWriteError(index_dir, error) from error
-    # Older generations, and temporary files left by a run killed while saving.
+
+
+def remove_stale_vectors(index_dir: Path, generation: int) -> None:
+    """Delete every FAISS file but that of `generation`, the committed one: older
+    generations, one written by a run killed before its commit, and temporary files
+    left by a run killed while saving."""
+    keep = vectors_path(index_dir, generation)
     for stale in [*index_dir.glob("vectors-*.faiss"), *index_dir.glob("vectors-*.faiss*.tmp")]:
-        if stale != path:
+        if stale != keep:
             stale.unlink(missing_ok=True)

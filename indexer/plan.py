@@ -52,6 +52,7 @@ class SyncReport:
             sync's walk or examination, and those skipped before and unchanged since.
         skipped_unchanged: how many of `skipped` are the latter, reported with their
             stored reason and not read again.
+        generations: how many generations the sync committed (0 when nothing changed).
     """
 
     added: int = 0
@@ -63,6 +64,7 @@ class SyncReport:
     skipped_unchanged: int = 0
     chunks_written: int = 0
     chunks_encoded: int = 0
+    generations: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
@@ -173,21 +175,24 @@ class Examiner:
 
     It owns the plan's `by_hash` and `removed`, and the report's file counts, until it
     is done; `encoder` is called (from this thread) for the tokenizer when the first
-    file needs chunking.
+    file needs chunking. `files_per_handover` (None: `HANDOVER_FILES`) caps the files
+    of a handover, so that the sync can commit generations of fewer files.
     """
 
     def __init__(self, root: Path, plan: SyncPlan, report: SyncReport, staged: set[str],
                  encoder: Callable[[], Encoder], chunking: Chunking,
-                 max_file_bytes: int) -> None:
+                 max_file_bytes: int, files_per_handover: int | None = None) -> None:
         self.root, self.plan, self.report = root, plan, report
         self.seen = set(staged)  # content staged, or handed over: encoded once
         self.encoder, self.chunking = encoder, chunking
         self.max_file_bytes = max_file_bytes
+        self.files_per_handover = files_per_handover
 
     def handovers(self) -> Iterator[Examined]:
         """The candidates in batches of about `ENCODE_GROUP` chunks or `HANDOVER_FILES`."""
         handover = Examined([], [], 0)
         chunks = 0
+        most_files = min(HANDOVER_FILES, self.files_per_handover or HANDOVER_FILES)
         for done, action in enumerate(self.plan.candidates, 1):
             pending = self.examine(action)
             handover.actions.append(action)
@@ -196,7 +201,7 @@ class Examiner:
                 self.seen.add(pending.content_hash)
                 handover.pending.append(pending)
                 chunks += len(pending.rows)
-            if chunks >= ENCODE_GROUP or len(handover.actions) >= HANDOVER_FILES:
+            if chunks >= ENCODE_GROUP or len(handover.actions) >= most_files:
                 yield handover
                 handover, chunks = Examined([], [], done), 0
         if handover.actions:

@@ -3,9 +3,12 @@
 The run has three phases. Plan (`indexer.plan`): stat every file and compare with the
 store. Encode: read, parse and chunk new or changed content in a producer thread
 (`indexer.pipeline.prefetch`) ahead of the encoder, staging the vectors in SQLite in
-small committed transactions so that a killed run's work is reused. Commit: one
-transaction swaps the new state in, then the FAISS file of the new generation is written
-atomically. A run killed anywhere leaves the previous state readable.
+small committed transactions so that a killed run's work is reused. Commit, in
+generations (`indexer.generations`): every `generation_files` files or
+`generation_seconds` seconds, one transaction swaps the examined files' new state in,
+with the FAISS file of its generation written before it commits; the last generation
+also deletes the documents whose files are gone. A run killed anywhere leaves the last
+committed generation readable, and the next run goes on from there.
 """
 
 import json
@@ -13,20 +16,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
+from semsearch.indexer.generations import GenerationWriter, Schedule
 from semsearch.indexer.index_dir import (
-    build_vectors,
     load_vectors,
     record_vectors,
     recorded_policy,
+    remove_stale_vectors,
     sync_lock,
-    write_vectors,
 )
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.pipeline import prefetch
@@ -42,6 +43,7 @@ from semsearch.indexer.plan import (
     plan_files,
 )
 from semsearch.indexer.store import DocumentRow, Store
+from semsearch.indexer.vector_index import VectorIndex
 from semsearch.indexer.vector_policy import VectorIndexPolicy
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,14 @@ PREFETCH_DEPTH = 4
 @dataclass(frozen=True)
 class SyncProgress:
     """Sent to the progress callback, from the calling thread, as examined files come in
-    from the producer (at least every `HANDOVER_FILES`) and after each encoded group."""
+    from the producer (at least every `HANDOVER_FILES`), after each generation's commit,
+    and once at the end; `generation` is the index's last committed one (0 before the
+    first), which searches opened from now on read."""
 
     files_done: int
     files_total: int
     chunks_encoded: int
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,14 @@ class SyncOptions:
         chunk_tokens / chunk_overlap: None keeps the index's (200 / 32 for a new one).
         vector_index: which vector index (auto, flat, hnsw, ivf) and its thresholds;
             None keeps the one the index records (auto for a new index).
-        rebuild: start the index afresh with these settings.
+        rebuild: start the index afresh with these settings (committed once, at the
+            end: the old index answers searches until the new one is whole).
+        generation_files / generation_seconds: commit a generation, searchable at once,
+            when this many examined files wait or the generation has been open this
+            long, whichever comes first; a kill loses at most that much work.
+        commit_share: the most of the sync's time that these commits may take: after a
+            commit of t seconds the next waits at least t * (1 - share) / share seconds
+            (1: no wait), so that a large FAISS file is not rewritten every few files.
     """
 
     chunk_tokens: int | None = None
@@ -80,6 +92,18 @@ class SyncOptions:
     max_file_bytes: int = 50_000_000
     rebuild: bool = False
     vector_index: VectorIndexPolicy | None = None
+    generation_files: int = 500
+    generation_seconds: float = 60.0
+    commit_share: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.generation_files < 1:
+            raise ValueError(f"generation_files must be at least 1, not {self.generation_files}")
+        if not self.generation_seconds > 0:
+            raise ValueError(
+                f"generation_seconds must be above 0, not {self.generation_seconds}")
+        if not 0 < self.commit_share <= 1:
+            raise ValueError(f"commit_share must be in (0, 1], not {self.commit_share}")
 
 
 DEFAULT_CHUNKING = Chunking(tokens=200, overlap=32)
@@ -118,6 +142,8 @@ def sync_folder(
         IndexMismatchError: the index was built with another model, backend, chunking or
             folder (pass `rebuild` to start it afresh).
         ModelLoadError: the encoder cannot be loaded.
+        IndexWriteError: SQLite or a FAISS file could not be written; the generations
+            committed before stay, and the next run goes on from them.
     """
     started = time.perf_counter()
     root = root.resolve()
@@ -134,7 +160,7 @@ def sync_folder(
 
 
 class _Sync:
-    """Applies a plan: encodes and stages the new content, then commits it."""
+    """Applies a plan: encodes and stages the new content, committing it in generations."""
 
     def __init__(self, root: Path, index_dir: Path, store: Store, encoder: EncoderSpec,
                  options: SyncOptions,
@@ -156,6 +182,10 @@ class _Sync:
             recorded.check(index_dir, model=self.spec.model, backend=self.spec.backend,
                            chunk_tokens=self.chunking.tokens,
                            chunk_overlap=self.chunking.overlap, root=str(root))
+        self.policy = options.vector_index or recorded_policy(store)
+        self.schedule = Schedule(options.generation_files, options.generation_seconds,
+                                 options.commit_share)
+        self.generation = store.generation()
         self.pending: list[Pending] = []
         self.staged: set[str] = set()
         self._encoder: Encoder | None = None
@@ -186,47 +216,84 @@ class _Sync:
         self.staged = self.store.staged_hashes()
         plan = plan_files(self.root, self.index_dir, self.store.documents(),
                           self.options.rebuild, self.report, self.options.max_file_bytes)
-        actions = self._encode(plan)
-        policy = self.options.vector_index or recorded_policy(self.store)
-        if not (actions or plan.removed) and self.recorded:
-            current = load_vectors(self.store, self.index_dir, self.recorded.dimension,
-                                   repair=True, policy=policy)
-            record_vectors(self.store, current, policy)
-            return self.report
-        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
         vectors = None
         if self.recorded:
-            vectors = load_vectors(self.store, self.index_dir, dimension, repair=True,
-                                   policy=policy)
-        removed_ids, added_ids = self._commit(actions, plan.removed, dimension, policy)
-        if vectors is not None:
-            vectors.remove(np.array(removed_ids, dtype=np.int64))
-            for ids, batch in self.store.embeddings(added_ids, dimension):
-                vectors.add(ids, batch)
-        if vectors is None or vectors.needs_rebuild(policy):
-            # A new kind, tombstones to drop or IVF lists to retrain: from SQLite.
-            vectors = build_vectors(self.store, dimension, policy)
-        write_vectors(vectors, self.index_dir, self.store.generation())
-        record_vectors(self.store, vectors, policy)
-        self.report.chunks_written = len(added_ids)
+            vectors = load_vectors(self.store, self.index_dir, self.recorded.dimension,
+                                   repair=True, policy=self.policy)
+        self.writer = GenerationWriter(self.store, self.index_dir, self.policy,
+                                       self._manifest, vectors, self.options.rebuild)
+        waiting = self._encode(plan)
+        self._finish(waiting, plan.removed, vectors)
+        self._progress(len(plan.candidates), len(plan.candidates))
         return self.report
+
+    def _finish(self, waiting: list[Action], removed: dict[str, DocumentRow],
+                vectors: VectorIndex | None) -> None:
+        """Commit the last generation: what is left, the deletions, a new index's first
+        commit, or a rebuild the vectors still need; or, when nothing changed, note the
+        vector index and drop FAISS files no generation names."""
+        new_index = not self.recorded and not self.report.generations
+        if waiting or removed or new_index or (
+                self.report.generations and self.writer.outgrown()):
+            self._commit(waiting, removed, last=True)
+        elif self.report.generations:
+            self.writer.drop_staging()
+        else:
+            assert vectors is not None
+            record_vectors(self.store, vectors, self.policy)
+            remove_stale_vectors(self.index_dir, self.generation)
+
+    def _manifest(self) -> IndexManifest:
+        """The manifest the commits record (their generation and vectors set there)."""
+        assert self.spec.model and self.spec.backend
+        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        return IndexManifest(
+            model=self.spec.model, backend=self.spec.backend, dimension=dimension,
+            chunk_tokens=self.chunking.tokens, chunk_overlap=self.chunking.overlap,
+            root=str(self.root), vector_index_setting=self.policy.kind)
 
     def _encode(self, plan: SyncPlan) -> list[Action]:
         """Examine the plan's candidates in a producer thread, encoding and staging the
-        new content as it comes; return every examined file's action, in order."""
+        new content as it comes and committing a generation whenever one is due; return
+        the examined files' actions left to commit, in order."""
         examiner = Examiner(self.root, plan, self.report, self.staged, self.encoder,
-                            self.chunking, self.options.max_file_bytes)
-        actions: list[Action] = []
+                            self.chunking, self.options.max_file_bytes,
+                            files_per_handover=self.options.generation_files)
+        waiting: list[Action] = []
         total = len(plan.candidates)
+        self.schedule.open(time.monotonic())
         for handover in prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse"):
-            actions += handover.actions
+            waiting += handover.actions
             self.pending += handover.pending
             if sum(len(p.rows) for p in self.pending) >= ENCODE_GROUP:
                 self._encode_pending()
+            if self._generation_due(len(waiting)):
+                self._commit(waiting, {}, last=False)
+                waiting = []
             self._progress(handover.files_done, total)
         self._encode_pending()
-        self._progress(total, total)
-        return actions
+        return waiting
+
+    def _generation_due(self, files_waiting: int) -> bool:
+        """Whether the files waiting make a generation now; when they would, their content
+        is encoded first (the time that takes counts toward the wait after a commit)."""
+        if self.options.rebuild:  # one commit: the old index answers until the new is whole
+            return False
+        if not self.schedule.wanted(files_waiting, time.monotonic()):
+            return False
+        self._encode_pending()
+        return self.schedule.due(files_waiting, time.monotonic())
+
+    def _commit(self, actions: list[Action], removed: dict[str, DocumentRow],
+                last: bool) -> None:
+        """Commit one generation and count it in the report."""
+        started = time.monotonic()
+        committed = self.writer.commit(actions, removed, last)
+        self.schedule.committed(started, time.monotonic())
+        self.generation = committed.generation
+        self.report.generations += 1
+        self.report.chunks_written += committed.chunks_added
+        self.report.removed += committed.documents_removed
 
     def _encode_pending(self) -> None:
         """Encode the pending content in one call and stage it in one transaction."""
@@ -250,59 +317,5 @@ class _Sync:
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
-            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded))
-
-    def _commit(self, actions: list[Action], removed: dict[str, DocumentRow], dimension: int,
-                policy: VectorIndexPolicy) -> tuple[list[int], list[int]]:
-        """Swap the new state in, in one transaction; return (removed ids, added ids)."""
-        removed_ids: list[int] = []
-        added_ids: list[int] = []
-        now = time.time()
-        assert self.spec.model and self.spec.backend
-        manifest = IndexManifest(
-            model=self.spec.model, backend=self.spec.backend, dimension=dimension,
-            chunk_tokens=self.chunking.tokens, chunk_overlap=self.chunking.overlap,
-            root=str(self.root), vector_index_setting=policy.kind,
-            generation=self.store.generation() + 1, last_sync=now)
-        if self.recorded:  # the vector index's record stays until it is rewritten
-            manifest = replace(manifest, vector_index=self.recorded.vector_index)
-        with self.store.transaction():
-            if self.options.rebuild:
-                self.store.forget_manifest()
-            for row in removed.values():
-                removed_ids += self.store.delete_document(row.id)
-            for action in actions:
-                removed_ids += self._apply(action, added_ids, now)
-            self.report.removed = len(removed)
-            self.store.write_manifest(manifest)
-            self.store.clear_staging()
-        return removed_ids, added_ids
-
-    def _apply(self, action: Action, added_ids: list[int], now: float) -> list[int]:
-        """Write one examined file's outcome; return the chunk ids it removed."""
-        store, row = self.store, action.row
-        stat_values: dict[str, object] = {"size": action.size, "mtime": action.mtime}
-        if action.kind == "touch" and row:
-            store.update_document(row.id, stat_values)
-            return []
-        if action.kind == "rename" and row:
-            store.update_document(row.id, {"path": action.path, **stat_values})
-            return []
-        removed_ids = store.delete_chunks(row.id) if row else []
-        values: dict[str, object] = {
-            "content_hash": action.content_hash, **stat_values, "indexed_at": now,
-            "status": "skipped", "error": action.reason, "title": "", "format": ""}
-        if action.kind == "write":
-            header = store.staged_header(action.content_hash)
-            if header is None:  # content with no chunk at all
-                values["error"] = "no text"
-            else:
-                values.update(status="indexed", error=None, title=header[0], format=header[1])
-        if row:
-            store.update_document(row.id, values)
-            doc_id = row.id
-        else:
-            doc_id = store.insert_document({"path": action.path, **values})
-        if values["status"] == "indexed":
-            added_ids += store.insert_staged_chunks(doc_id, action.content_hash)
-        return removed_ids
+            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded,
+                                          self.generation))

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default=None, ge=0, description="tokens shared by neighbours; None: the index's own "
         "(32 for a new index)")
     max_file_bytes: int = Field(default=50_000_000, ge=1)
+    generation_files: int = Field(
+        default=500, ge=1, description="a sync commits a generation, searchable at once, "
+        "after this many files or generation_seconds, whichever comes first")
+    generation_seconds: float = Field(default=60.0, gt=0, description="see generation_files")
     vector_index: VectorIndexKind | None = Field(
         default=None, description="auto (exact flat, approximate past a size), flat, hnsw, "
         "ivf; None keeps the index's recorded choice (auto for a new index)")
@@ -116,6 +120,8 @@ class Settings(BaseSettings):
         options = SyncOptions(
             chunk_tokens=self.chunk_tokens, chunk_overlap=self.chunk_overlap,
             batch_size=self.batch_size, max_file_bytes=self.max_file_bytes, rebuild=rebuild,
+            generation_files=self.generation_files,
+            generation_seconds=self.generation_seconds,
             vector_index=VectorIndexPolicy(kind=self.vector_index) if self.vector_index
             else None)
         encoder = replace(self.encoder_spec(self.model), ray=self.ray)

@@ -106,8 +106,8 @@ def _check_consistent(index_dir: Path, dimension: int) -> dict[str, str]:
         generation = store.generation()
         path = vectors_path(index_dir, generation)
         if path.exists():
-            # A generation's FAISS file is written after its commit, atomically: it is
-            # either absent or exactly right, never half of it.
+            # A generation's FAISS file is written atomically, before its commit: it is
+            # exactly right, never half of it.
             assert np.sort(VectorIndex.load(path).ids()).tolist() == sqlite_ids.tolist()
         vectors = load_vectors(store, index_dir, dimension, repair=False)
         assert np.sort(vectors.ids()).tolist() == sqlite_ids.tolist()
@@ -177,7 +177,7 @@ def test_killed_syncs_leave_a_consistent_index(tmp_path: Path, encoder: Encoder)
         ("start-up", lambda: time.monotonic() - started > 1.5),
         # Mid-encoding: part of the new content is staged, the rest is not.
         ("staging", lambda: (_query(index_dir, "SELECT count(*) FROM staged_chunks") or 0) > 0),
-        # Right after the commit, likely before the new FAISS file is written.
+        # Right after the commit (the new FAISS file is written before it).
         ("commit", committed),
     ]
     for name, condition in kill_points:

@@ -127,8 +127,8 @@ def _check_consistent(index_dir: Path) -> None:
         connection = store.connection
         sqlite_ids = store.chunk_ids().tolist()
         path = vectors_path(index_dir, store.generation())
-        if path.exists():  # written atomically after its commit: absent or exact
-            assert np.sort(VectorIndex.load(path).ids()).tolist() == sqlite_ids
+        assert path.exists()  # written, atomically, before its generation commits
+        assert np.sort(VectorIndex.load(path).ids()).tolist() == sqlite_ids
         assert [r[0] for r in connection.execute(
             "SELECT rowid FROM chunks_fts ORDER BY rowid")] == sqlite_ids
         for doc_id, count, top in connection.execute(
@@ -231,8 +231,8 @@ def _sync_in_child(root: Path, index_dir: Path, encoder: Encoder, kill_at: int |
         _count_events(events)
         sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS,
                     on_progress=lambda _: events.tick())
-        # The commit that swaps the new state in is the last one before the FAISS write.
-        main_commit = max(c for c in events.commits if c < events.faiss_writes[-1])
+        # The commit that swaps the new state in is the first one after its FAISS write.
+        main_commit = min(c for c in events.commits if c > events.faiss_writes[-1])
         record.write_text(f"{events.count} {main_commit} {events.faiss_writes[-1]}")
         return 0
 
@@ -241,7 +241,8 @@ def _sync_in_child(root: Path, index_dir: Path, encoder: Encoder, kill_at: int |
 
 def _kill_points(total: int, main_commit: int, faiss_write: int) -> list[int]:
     """18 points drawn one from each slice of the run, plus two landmarks: right after the
-    commit of the new state, and between the FAISS file's write and its rename."""
+    commit of the new state, and between the FAISS file's write and its rename (which
+    come before that commit)."""
     rng = random.Random(SEED)
     slices = KILL_POINTS - 2
     points = [rng.randint(1 + total * s // slices, max(1 + total * s // slices,
@@ -288,7 +289,8 @@ def test_sigkill_at_20_points_then_rerun_completes(tmp_path: Path, encoder: Enco
         assert report.skipped == []
         _check_complete(work, reference)
         shutil.rmtree(work)
-    assert outcomes["before commit"] >= 10 and outcomes["after commit"] >= 2, outcomes
+    # The commit is the run's last write: after it only the final progress report is left.
+    assert outcomes["before commit"] >= 10 and outcomes["after commit"] >= 1, outcomes
 
 
 # --- disk full and write errors ----------------------------------------------------------
@@ -397,7 +399,8 @@ def test_failed_faiss_write_is_reported_and_repaired(
     synced: tuple[Path, Path, Counter[tuple[str, str]]], encoder: Encoder,
     monkeypatch: pytest.MonkeyPatch, fault: str,
 ) -> None:
-    root, index_dir, _ = synced
+    root, index_dir, before = synced
+    generation = _generation(index_dir)
     if fault == "faiss write":
         monkeypatch.setattr(semsearch.indexer.vector_index.faiss, "write_index", _faiss_write_error)
     else:
@@ -406,11 +409,11 @@ def test_failed_faiss_write_is_reported_and_repaired(
         sync_folder(root, index_dir, EncoderSpec.of(encoder), OPTIONS)
     monkeypatch.undo()
     assert not list(index_dir.glob("*.tmp"))  # the half-written file is gone
-    # SQLite committed; readers rebuild the vectors from it until a sync rewrites the file.
+    # The FAISS file is written before its generation commits: the commit was rolled
+    # back, and searches still see the previous generation, whole.
+    assert _generation(index_dir) == generation
     _check_consistent(index_dir)
-    after = _searcher_view(index_dir, encoder)
-    assert {path for path, _ in after} == {p.relative_to(root).as_posix()
-                                           for p in root.rglob("*.md")}
+    assert _searcher_view(index_dir, encoder) == before
     _rerun_completes(root, index_dir, encoder)
 
 

@@ -55,15 +55,26 @@ def index(
         "new index onnx on the CPU and torch on a GPU"))] = None,
     vector_index: Annotated[VectorIndexKind | None, typer.Option(
         "--vector-index", help="auto, flat, hnsw or ivf [env SEMSEARCH_VECTOR_INDEX]")] = None,
+    generation_files: Annotated[int | None, typer.Option(min=1, help=(
+        "Commit a searchable generation every this many files [500; env "
+        "SEMSEARCH_GENERATION_FILES]."))] = None,
+    generation_seconds: Annotated[float | None, typer.Option(min=0.001, help=(
+        "Or every this many seconds, whichever comes first [60; env "
+        "SEMSEARCH_GENERATION_SECONDS]."))] = None,
     ray: RayOption = None,
     milvus: MilvusOption = None,
     collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Sync a folder into the index: only new, changed and removed files cost work."""
+    """Sync a folder into the index: only new, changed and removed files cost work.
+
+    A long sync commits as it goes: what it has done is searchable, and a killed sync
+    loses at most the files since its last commit (run it again to go on)."""
     settings = settings_with(index_dir=index_dir, model=model, device=device,
                          chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
                          batch_size=batch_size, vector_index=vector_index, backend=backend,
+                         generation_files=generation_files,
+                         generation_seconds=generation_seconds,
                          ray=ray, milvus_uri=milvus, milvus_collection=collection)
     with domain_errors(), ray_session(settings.ray), _progress_bar() as on_progress:
         report = settings.store_job(path, rebuild=rebuild).run(on_progress)
