@@ -79,7 +79,9 @@ class RayEncoder:
 
     def __init__(self, spec: "EncoderSpec", actors: list[Any]) -> None:
         assert spec.model and spec.backend and spec.device
-        self.model_name, self.backend, self.device = spec.model, spec.backend, spec.device
+        self.model_name: str = spec.model
+        self.backend: str = spec.backend
+        self.device: str = spec.device
         self._actors = actors
         self._dimension, self._max_tokens, tokenizer = import_ray().get(
             actors[0].describe.remote())
@@ -175,7 +177,7 @@ def encode_dataset(dataset: Any, spec: "EncoderSpec", batch_size: int = 64) -> A
     GPU), lazily like every Ray Data transform."""
     assert spec.device
     on_gpu = spec.device.startswith("cuda")
+    pool = import_ray().data.ActorPoolStrategy(size=len(actor_nodes(spec.device)))
     return dataset.map_batches(
-        BatchEncoder, fn_constructor_args=(spec,), batch_size=batch_size,
-        concurrency=len(actor_nodes(spec.device)), num_gpus=1 if on_gpu else 0,
-        num_cpus=1, batch_format="numpy")
+        BatchEncoder, fn_constructor_args=(spec,), batch_size=batch_size, compute=pool,
+        num_gpus=1 if on_gpu else 0, num_cpus=1, batch_format="numpy")

@@ -1,0 +1,158 @@
+"""Encoding on Ray, side by side: the local encoder vs one Ray node vs two Ray nodes, on
+the same chunk texts.
+
+In one process: the first documents of a BEIR corpus are chunked as `semsearch index`
+does until there are --limit chunk texts (bench_encoders.chunk_texts). A Ray cluster is
+started on this machine with ray.cluster_utils.Cluster, on 127.0.0.1 with token
+authentication on: a head node, then a second node. Legs, each encoding every text:
+
+  local     the ONNX encoder in this process (what `semsearch index` runs)
+  ray_1     `RayEncoder` with one actor (made while the cluster had one node)
+  ray_2     `RayEncoder` with an actor on each of the two nodes
+  ray_data  `encode_dataset`: Ray Data's map_batches over an actor pool of the same
+            class; each run starts its pool and loads the model, so it pays that each time
+
+The order of the legs rotates each round, so background load hits each alike. Reported:
+texts/s per leg (median, min, max over --repeats rounds), the ratio to local, and the
+lowest cosine of each leg's vectors with the local ones.
+
+Both nodes run on this machine and share its CPUs: two nodes cannot beat one here, and
+on a 2-core machine each ONNX session already uses every core. The numbers measure
+Ray's overhead (serialising texts and vectors, scheduling), not a speed-up; a speed-up
+needs nodes with their own cores or GPUs (docs/scale-out.md).
+
+Run:
+  python benchmarks/bench_ray.py --scifact /path/to/scifact --limit 2000 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Before Ray is imported: keep every Ray process on 127.0.0.1; token auth on, with a
+# token of this run's own.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="ssray-bench-", dir="/tmp"))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_common import print_table, spread  # noqa: E402
+from bench_encoders import chunk_texts  # noqa: E402
+
+from semsearch.indexer.encoders import EncoderSpec  # noqa: E402
+from semsearch.indexer.encoders.ray_cluster import connect, import_ray  # noqa: E402
+from semsearch.indexer.encoders.ray_encoder import encode_dataset, load_ray_encoder  # noqa: E402
+
+Leg = Callable[[list[str]], NDArray[np.float32]]
+
+
+def ray_data_leg(spec: EncoderSpec, batch_size: int, nodes: set[str]) -> Leg:
+    """Encode through `encode_dataset`, rows put back in the order of the texts; the ids
+    of the nodes that encoded are added to `nodes`."""
+    ray = import_ray()
+
+    def encode(texts: list[str]) -> NDArray[np.float32]:
+        items = [{"row": row, "text": text} for row, text in enumerate(texts)]
+        rows = encode_dataset(ray.data.from_items(items), spec, batch_size).take_all()
+        rows.sort(key=lambda row: int(row["row"]))
+        nodes.update(str(row["node_id"]) for row in rows)
+        return np.stack([row["embedding"] for row in rows]).astype(np.float32)
+
+    return encode
+
+
+def run_rounds(legs: dict[str, Leg], texts: list[str], repeats: int
+               ) -> tuple[dict[str, list[float]], dict[str, NDArray[np.float32]]]:
+    """Texts/s of each leg per round (order rotating), and each leg's last vectors."""
+    rates: dict[str, list[float]] = {name: [] for name in legs}
+    vectors: dict[str, NDArray[np.float32]] = {}
+    names = list(legs)
+    for round_number in range(repeats):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            vectors[name] = legs[name](texts)
+            rates[name].append(len(texts) / (time.perf_counter() - started))
+    return rates, vectors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scifact", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=2000, help="chunk texts to encode")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", type=Path, help="also write the results as JSON")
+    args = parser.parse_args()
+
+    from ray.cluster_utils import Cluster
+
+    spec = EncoderSpec(backend="onnx", device="cpu").resolved()
+    local = spec.load()
+    texts = chunk_texts(args.scifact, args.limit, local)
+    cluster = Cluster()
+    try:
+        # Logical CPUs only schedule: room for ray_1's actor, ray_2's and a Ray Data pool.
+        cluster.add_node(num_cpus=3, include_dashboard=False)
+        connect(cluster.address)
+        one_node = load_ray_encoder(spec, cluster.address)
+        cluster.add_node(num_cpus=2)
+        cluster.wait_for_nodes()
+        two_nodes = load_ray_encoder(spec, cluster.address)
+        ray_data_nodes: set[str] = set()
+        legs: dict[str, Leg] = {
+            "local": lambda batch: local.encode(batch, args.batch_size),
+            "ray_1": lambda batch: one_node.encode(batch, args.batch_size),
+            "ray_2": lambda batch: two_nodes.encode(batch, args.batch_size),
+            "ray_data": ray_data_leg(spec, args.batch_size, ray_data_nodes),
+        }
+        for leg in legs.values():  # warm: actors loaded, ONNX sessions run once
+            leg(texts[:32])
+        rates, vectors = run_rounds(legs, texts, args.repeats)
+        nodes_used = {"ray_1": len(one_node.rows_by_node), "ray_2": len(two_nodes.rows_by_node),
+                      "ray_data": len(ray_data_nodes)}
+    finally:
+        import_ray().shutdown()
+        cluster.shutdown()
+    report(args, texts, rates, vectors, nodes_used)
+
+
+def report(args: argparse.Namespace, texts: list[str], rates: dict[str, list[float]],
+           vectors: dict[str, NDArray[np.float32]], nodes_used: dict[str, int]) -> None:
+    """Print the table (and write JSON when asked)."""
+    local_rate = float(np.median(rates["local"]))
+    results = {}
+    for name, values in rates.items():
+        results[name] = {
+            "texts_per_s": spread(values, 1),
+            "ratio_to_local": round(float(np.median(values)) / local_rate, 3),
+            "min_cosine_to_local": round(float(
+                (vectors[name] * vectors["local"]).sum(axis=1).min()), 6),
+            "nodes": nodes_used.get(name, 1)}
+    print(f"{len(texts)} chunk texts, batch size {args.batch_size}, {args.repeats} rounds, "
+          f"{os.cpu_count()} CPUs on this machine (both Ray nodes share them)")
+    print_table(["leg", "nodes", "texts/s (median)", "min", "max", "vs local", "min cosine"],
+                [[name, r["nodes"], r["texts_per_s"]["median"], r["texts_per_s"]["min"],
+                  r["texts_per_s"]["max"], r["ratio_to_local"], r["min_cosine_to_local"]]
+                 for name, r in results.items()])
+    if args.out:
+        args.out.write_text(json.dumps({"texts": len(texts), "batch_size": args.batch_size,
+                                        "repeats": args.repeats, "legs": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
