@@ -40,7 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from semsearch.indexer.index_dir import load_vectors, record_vectors, sync_lock
+from semsearch.indexer.index_dir import (
+    build_vectors,
+    record_vectors,
+    sync_lock,
+    write_vectors,
+)
 from semsearch.indexer.lexical_text import segment
 from semsearch.indexer.store import DB_NAME, Store
 from semsearch.indexer.vector_policy import VectorIndexPolicy
@@ -93,8 +98,8 @@ def grow(source: Path, target: Path, chunks: int, seed: int = 0,
             if vectors:
                 policy = VectorIndexPolicy()
                 with store.transaction(write=False):
-                    built = load_vectors(store, target, manifest.dimension, repair=True,
-                                         policy=policy)
+                    built = build_vectors(store, manifest.dimension, policy)
+                    write_vectors(built, target, store.generation())
                 record_vectors(store, built, policy)
         return {"chunks": store.chunk_count(), "added": added,
                 "sqlite_s": round(written - started, 1),
