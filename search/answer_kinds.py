@@ -100,6 +100,14 @@ _KINDS = [
      AnswerKind("reason", words=frozenset({"because", "since", "therefore", "thus", "hence",
                                            "due", "cause", "causes", "caused", "causing"}),
                 chinese=r"因为|由于|所以|因此|来自|导致", decisive=False, refers_back=True)),
+    # A yes-or-no question is answered by a sentence that affirms or denies, and the denial
+    # of a common belief is what such a question is most often after.
+    (r"^\s*(?:can|could|is|are|was|were|do|does|did|will|would|should|has|have)\b"
+     r"|[吗么][？?]?\s*$",
+     AnswerKind("yes or no", words=frozenset({
+         "not", "no", "never", "cannot", "however", "but", "although", "though", "myth",
+         "misconception", "only", "indeed", "yes"}),
+         chinese=r"不|没有|但|却|虽然|并非|其实|很难|误解", decisive=False)),
 ]
 _QUESTIONS = [(re.compile(question, re.I), kind) for question, kind in _KINDS]
 

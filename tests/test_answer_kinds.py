@@ -22,6 +22,8 @@ from semsearch.search.answer_kinds import answer_kind, answer_sentences
     ("why is a sharp knife safer", "reason"),
     ("what causes blossom end rot", "reason"),
     ("鱼香肉丝为什么叫鱼香", "reason"),
+    ("在太空中能用肉眼看到长城吗", "yes or no"),
+    ("can you see the Great Wall from space", "yes or no"),
 ])
 def test_the_question_phrase_names_the_kind(query: str, kind: str) -> None:
     found = answer_kind(query)
@@ -67,3 +69,11 @@ def test_a_reason_is_a_causal_word_or_a_sentence_that_refers_back() -> None:
             "because nylon melts. The end.")
     assert _held("why not use a stove in a tent", text) == [
         "They give off carbon monoxide.", "Tents burn because nylon melts."]
+
+
+def test_a_yes_or_no_is_a_sentence_that_denies_or_affirms() -> None:
+    text = "有一种说法认为长城在太空中能看到。长城宽度只有几米，很难分辨。长城很长。"
+    assert _held("在太空中能用肉眼看到长城吗", text) == ["长城宽度只有几米，很难分辨。"]
+    text = "Some say the wall is visible from orbit. It is not, as it is narrow. It is long."
+    assert _held("can you see the wall from orbit", text) == [
+        "It is not, as it is narrow."]

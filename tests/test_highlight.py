@@ -410,3 +410,10 @@ def test_a_tie_on_the_top_hit_is_settled_by_meaning() -> None:
     # The top hit asks the model; the next keeps the first of its tied sentences.
     assert [h[0].text for h in results] == ["Blossom end rot was caused by watering.",
                                              "Blossom end rot has a cause in the soil."]
+
+
+def test_a_yes_or_no_question_gets_the_belief_and_its_denial() -> None:
+    text = ("长城修建于多个朝代。有一种流行的说法，认为在太空中用肉眼能看到长城。"
+            "长城宽度只有几米，在近地轨道上用肉眼很难分辨。长城是世界遗产。")
+    assert _best("在太空中能用肉眼看到长城吗", text)[0].text == (
+        "有一种流行的说法，认为在太空中用肉眼能看到长城。长城宽度只有几米，在近地轨道上用肉眼很难分辨。")
