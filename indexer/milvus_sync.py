@@ -4,9 +4,12 @@ chunking and encoding (`indexer.plan`, `indexer.pipeline`), written to Milvus.
 A sync of committed generation C writes generation C + 1 (see `milvus_store` for what
 readers see): chunk rows as their content is encoded, then the documents, the retired
 marks and the BM25 statistics, then the commit (one upsert of the manifest row), then
-the retired rows are deleted. Killed anywhere, the collection reads as generation C (or,
-once the commit is in, as C + 1), and the next sync first removes what was left half
-done, so that it ends equal to a clean run. One sync at a time per collection: nothing
+the retired rows are deleted. As the embedded sync, it commits in generations
+(`SyncOptions.generation_files` / `generation_seconds`): what it has examined becomes
+searchable every so many files or seconds, and the last generation also removes the
+documents whose files are gone. Killed anywhere, the collection reads as its last
+committed generation, and the next sync first removes what was left half done, then goes
+on, so that it ends equal to a clean run. One sync at a time per collection: nothing
 stops two syncs of one collection from interleaving.
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
+from semsearch.indexer.generations import Schedule
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.milvus_lexical import lexical_rows
 from semsearch.indexer.milvus_store import (
@@ -138,10 +142,13 @@ class _MilvusSync:
         self._encoder_lock = threading.Lock()
         self.pending: list[Pending] = []
         self.waiting: dict[str, list[Action]] = {}  # write actions by content, not written
-        self.written: dict[str, str] = {}  # content hash -> the path first written with it
+        # content hash -> (the path first written with it, the generation it was written in)
+        self.written: dict[str, tuple[str, int]] = {}
         self.headers: dict[str, tuple[str, str]] = {}  # content hash -> (title, format)
         self.added = Counter[int]()  # BM25: document frequency changes by dimension
         self.chunk_delta = [0, 0]  # chunks, lexical length
+        self.schedule = Schedule(options.generation_files, options.generation_seconds,
+                                 options.commit_share)
 
     def encoder(self) -> Encoder:
         """The model, loaded on first use and checked against the store's dimension;
@@ -167,13 +174,10 @@ class _MilvusSync:
         existing = self._documents()
         plan = plan_files(self.root, self.root / ".semsearch", existing, False, self.report,
                           self.options.max_file_bytes)
-        actions = self._encode(plan)
+        waiting = self._encode(plan)
         self.report.removed = len(plan.removed)
-        if not (actions or plan.removed) and self.state:
-            return self.report
-        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
-        self._apply(actions, list(plan.removed.values()))
-        self._commit(dimension)
+        if waiting or plan.removed or not self.state:
+            self._generation(waiting, list(plan.removed.values()))
         return self.report
 
     def _documents(self) -> dict[str, DocumentRow]:
@@ -188,10 +192,13 @@ class _MilvusSync:
 
     # --- encoding ------------------------------------------------------------------
     def _encode(self, plan: Any) -> list[Action]:
+        """Examine and encode the plan's candidates, committing a generation whenever the
+        schedule says; return the examined actions not committed yet."""
         examiner = Examiner(self.root, plan, self.report, set(), self.encoder, self.chunking,
-                            self.options.max_file_bytes)
+                            self.options.max_file_bytes, self.options.generation_files)
         actions: list[Action] = []
         total = len(plan.candidates)
+        self.schedule.open(time.monotonic())
         for handover in prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse"):
             actions += handover.actions
             for action in handover.actions:
@@ -200,10 +207,23 @@ class _MilvusSync:
             self.pending += handover.pending
             if sum(len(p.rows) for p in self.pending) >= ENCODE_GROUP:
                 self._encode_pending()
+            if self.schedule.due(len(actions), time.monotonic()):
+                self._generation(actions, [])
+                actions = []
             self._progress(handover.files_done, total)
         self._encode_pending()
         self._progress(total, total)
         return actions
+
+    def _generation(self, actions: list[Action], removed: list[DocumentRow]) -> None:
+        """Commit `actions` (and the removal of `removed`) as the next generation."""
+        started = time.monotonic()
+        self._encode_pending()
+        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        self._apply(actions, removed)
+        self._commit(dimension)
+        self.report.generations += 1
+        self.schedule.committed(started, time.monotonic())
 
     def _encode_pending(self) -> None:
         """Encode the pending content in one call; write its chunk rows for each file
@@ -228,7 +248,7 @@ class _MilvusSync:
                                                       content[0]["format"])
             for action in self.waiting.pop(pending.content_hash, []):
                 self._write_chunks(action, content)
-                self.written.setdefault(pending.content_hash, action.path)
+                self.written.setdefault(pending.content_hash, (action.path, self.generation))
         self.report.chunks_encoded += offset
         self.pending = []
 
@@ -249,7 +269,8 @@ class _MilvusSync:
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
-            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded))
+            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded,
+                                          self.committed))
 
     # --- applying ------------------------------------------------------------------
     def _apply(self, actions: list[Action], removed: list[DocumentRow]) -> None:
@@ -260,11 +281,12 @@ class _MilvusSync:
         replaced: list[DocumentRow] = list(removed)
         for action in actions:
             if action.kind in ("touch", "rename") and action.row is not None:
-                self._copy_chunks(action, action.row.id, self.committed)
+                self._copy_chunks(action, action.row.id, visible(self.committed))
             elif action.kind == "write" and action.content_hash in self.waiting:
                 source = self.written.get(action.content_hash)
                 if source is not None:  # content written under another path this sync
-                    self._copy_chunks(action, document_id(source), self.generation)
+                    self._copy_chunks(action, document_id(source[0]),
+                                      f"generation == {source[1]}")
             row = self._document_row(action, now)
             if action.row is not None and document_key(row) == document_key(
                     _as_values(action.row)) and action.row.path == action.path:
@@ -276,12 +298,10 @@ class _MilvusSync:
         self.store.insert(self.store.documents, documents)
         self._retire(replaced)
 
-    def _copy_chunks(self, action: Action, source_doc: int, generation: int) -> None:
-        """Write the chunks of document `source_doc` (as read at `generation`) again as
+    def _copy_chunks(self, action: Action, source_doc: int, rows: str) -> None:
+        """Write the chunks of document `source_doc` (its `rows`: an expression) again as
         the chunks of `action`: a touch, a rename or a second file of one content."""
-        expression = (f"doc_id == {source_doc} and " + (
-            visible(generation) if generation == self.committed
-            else f"generation == {generation}"))
+        expression = f"doc_id == {source_doc} and {rows}"
         fields = [f for f in CHUNK_FIELDS if f not in ("pk", "doc_id", "path", "file_type",
                                                        "mtime", "generation", "retired")]
         content = self.store.query(self.store.chunks, expression, fields)
@@ -344,9 +364,13 @@ class _MilvusSync:
             generation=self.generation, last_sync=time.time())
         chunks = (self.state.chunks if self.state else 0) + self.chunk_delta[0]
         length = (self.state.lexical_length if self.state else 0) + self.chunk_delta[1]
+        state = CommittedState(manifest, chunks, length, self.reference_length)
         self.store.flush()
-        self.store.commit(CommittedState(manifest, chunks, length, self.reference_length))
+        self.store.commit(state)
         self.store.finish(self.generation)
+        self.state, self.recorded = state, manifest
+        self.committed, self.generation = self.generation, self.generation + 1
+        self.added, self.chunk_delta = Counter[int](), [0, 0]
 
 
 def _content_row(row: dict[str, object], vector: Any, lexical: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,7 @@ from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
 from semsearch.indexer.milvus_sync import sync_to_milvus
 from semsearch.indexer.sync import SyncOptions
 
-root, uri, name, method, calls, model = sys.argv[1:]
+root, uri, name, method, calls, model, files = sys.argv[1:]
 original = getattr(MilvusStore, method)
 seen = []
 
@@ -198,22 +199,23 @@ def killing(self, *args, **kwargs):
 
 setattr(MilvusStore, method, killing)
 sync_to_milvus(Path(root), MilvusTarget(uri, name), EncoderSpec(model, "torch", "cpu"),
-               SyncOptions(chunk_tokens=64, chunk_overlap=8))
+               SyncOptions(chunk_tokens=64, chunk_overlap=8, generation_files=int(files)))
 """
 
 
-@pytest.mark.parametrize(("method", "calls", "committed"), [
-    ("insert", 2, False),   # amid the new chunks
-    ("mark", 0, False),     # the documents written, nothing retired yet
-    ("commit", 0, False),   # everything written, the manifest not flipped
-    ("finish", 1, True),    # flipped, the replaced rows not deleted
+@pytest.mark.parametrize(("method", "calls", "files", "committed"), [
+    ("insert", 2, 500, False),   # amid the new chunks
+    ("mark", 0, 500, False),     # the documents written, nothing retired yet
+    ("commit", 0, 500, False),   # everything written, the manifest not flipped
+    ("finish", 1, 500, True),    # flipped, the replaced rows not deleted
+    ("commit", 1, 2, None),      # a generation of two files committed, the next not
 ])
 def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
         tmp_path: Path, milvus_uri: str, encoder: Encoder, method: str, calls: int,
-        committed: bool) -> None:
+        files: int, committed: bool | None) -> None:
     root = tmp_path / "docs"
     search_write_docs(root, SEARCH_DOCS)
-    name = f"killed_{method}"
+    name = f"killed_{method}_{calls}_{files}"
     target = MilvusTarget(milvus_uri, name)
     spec = EncoderSpec.of(encoder)
     sync_to_milvus(root, target, spec, OPTIONS)
@@ -221,17 +223,36 @@ def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
     before = _hits(searcher, "bread", SearchOptions(k=20))
     _change(root)
     killed = subprocess.run([sys.executable, "-c", KILLER, str(root), milvus_uri, name,
-                             method, str(calls), DEFAULT_MODEL], cwd=REPO, timeout=300,
+                             method, str(calls), DEFAULT_MODEL, str(files)], cwd=REPO,
+                            timeout=300,
                             capture_output=True)
     assert killed.returncode == -9, killed.stderr.decode()
-    # A search in between sees one committed state: the old one, or the new one in full.
+    # A search in between sees one committed state: the old one, or the new one in full
+    # (or, in generations, the first generation's files changed and the others not).
     during = _hits(searcher, "bread", SearchOptions(k=20))
-    assert ("bread_copy.md" in {hit[0] for hit in during}) == committed
-    if not committed:
+    if committed is not None:
+        assert ("bread_copy.md" in {hit[0] for hit in during}) == committed
+    if committed is False:
         assert during == before
     searcher.close()
+    rerun = sync_to_milvus(root, target, spec, OPTIONS)
+    if committed is None:  # the committed generation's files are not encoded again
+        assert 0 < rerun.chunks_encoded < 3 and rerun.generations == 1
+    _assert_same(_snapshot(target), _clean(root, milvus_uri, f"clean_{name}", encoder))
+
+
+def test_a_sync_in_generations_equals_one_in_one(tmp_path: Path, milvus_uri: str,
+                                                 encoder: Encoder) -> None:
+    root = tmp_path / "docs"
+    search_write_docs(root, SEARCH_DOCS)
+    target = MilvusTarget(milvus_uri, "in_generations")
+    spec = EncoderSpec.of(encoder)
     sync_to_milvus(root, target, spec, OPTIONS)
-    _assert_same(_snapshot(target), _clean(root, milvus_uri, f"clean_{method}", encoder))
+    _change(root)
+    report = sync_to_milvus(root, target, spec, SyncOptions(
+        **SEARCH_SYNC_OPTIONS_KW, generation_files=1, commit_share=1.0))
+    assert report.generations > 3
+    _assert_same(_snapshot(target), _clean(root, milvus_uri, "in_one", encoder))
 
 
 def test_two_searchers_answer_alike_and_see_a_sync(tmp_path: Path, milvus_uri: str,
@@ -254,21 +275,37 @@ def test_two_searchers_answer_alike_and_see_a_sync(tmp_path: Path, milvus_uri: s
         second.close()
 
 
-def test_two_servers_answer_alike(tmp_path: Path, search_store: MilvusTarget) -> None:
-    env = {"SEMSEARCH_MILVUS_URI": search_store.uri,
-           "SEMSEARCH_MILVUS_COLLECTION": search_store.collection}
+def test_two_servers_answer_alike_and_see_a_sync_by_one(tmp_path: Path, milvus_uri: str,
+                                                        encoder: Encoder) -> None:
+    root = tmp_path / "docs"
+    search_write_docs(root, SEARCH_DOCS)
+    target = MilvusTarget(milvus_uri, "two_servers")
+    sync_to_milvus(root, target, EncoderSpec.of(encoder), OPTIONS)
+    env = {"SEMSEARCH_MILVUS_URI": milvus_uri, "SEMSEARCH_MILVUS_COLLECTION": "two_servers"}
     servers = [start_server(tmp_path / "unused", env) for _ in range(2)]
+    bases = [base for _, base in servers]
     try:
         answers = [[httpx.post(base + "/search", json={"query": query, "k": 5},
                                timeout=60).json()["results"] for query in QUERIES]
-                   for _, base in servers]
-        stats = [httpx.get(base + "/stats", timeout=60).json() for _, base in servers]
+                   for base in bases]
+        stats = [httpx.get(base + "/stats", timeout=60).json() for base in bases]
+        (root / "new.md").write_text("# Kites\n\nA kite flies on a windy beach.\n")
+        started = httpx.post(bases[0] + "/index", json={}, timeout=60)
+        assert started.status_code == 202, started.text
+        status = started.json()
+        while status["running"]:
+            time.sleep(0.2)
+            status = httpx.get(bases[0] + "/index/status", timeout=60).json()
+        found = httpx.post(bases[1] + "/search", json={"query": "kite on the beach"},
+                           timeout=60).json()["results"]
     finally:
         for process, _ in servers:
             stop_server(process)
     assert answers[0] == answers[1] and all(answers[0])
     assert stats[0] == stats[1]
     assert stats[0]["documents"] == len(SEARCH_DOCS)
+    assert status["last_error"] is None and status["last_report"]["added"] == 1
+    assert found[0]["path"] == "new.md"
 
 
 def test_no_index_in_a_collection_is_a_clear_error(milvus_uri: str, encoder: Encoder) -> None:
