@@ -169,3 +169,12 @@ def test_without_ray_installed_the_error_says_what_to_install(tmp_path: Path) ->
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "pip install 'semsearch[scale]'" in " ".join(result.stderr.split())
+
+
+def test_a_model_the_actors_cannot_load_is_a_clear_error(local_ray: list[int],
+                                                         tmp_path: Path) -> None:
+    from semsearch.indexer.errors import IndexerError
+
+    with pytest.raises(IndexerError, match="The encoder could not start on the Ray cluster"):
+        EncoderSpec(model=str(tmp_path / "no-model"), backend="onnx", device="cpu",
+                    ray="local").load()

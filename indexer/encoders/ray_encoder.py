@@ -83,8 +83,12 @@ class RayEncoder:
         self.backend: str = spec.backend
         self.device: str = spec.device
         self._actors = actors
-        self._dimension, self._max_tokens, tokenizer = import_ray().get(
-            actors[0].describe.remote())
+        ray = import_ray()
+        try:
+            self._dimension, self._max_tokens, tokenizer = ray.get(actors[0].describe.remote())
+        except ray.exceptions.RayError as error:
+            raise RayClusterError(
+                f"The encoder could not start on the Ray cluster: {_cause(error)}") from error
         # a Hugging Face tokenizer (torch) changes itself per call; FastTokenizer never
         self._tokenizer: FastTokenizer | PerThreadTokenizer = (
             tokenizer if isinstance(tokenizer, FastTokenizer) else PerThreadTokenizer(tokenizer))
@@ -118,6 +122,12 @@ class RayEncoder:
         for vectors, node_id in results:
             self.rows_by_node[node_id] += len(vectors)
         return np.concatenate([vectors for vectors, _ in results])
+
+
+def _cause(error: Exception) -> str:
+    """The message of the exception an actor raised (its creation, for a dead actor)."""
+    cause = getattr(error, "cause", None) or getattr(error, "creation_task_error", None)
+    return str(cause or error).strip().splitlines()[-1]
 
 
 def actor_nodes(device: str) -> list[str]:
