@@ -51,6 +51,12 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
+def _encoder_actors() -> int:
+    """How many encoder actors this Ray has started, living or dead (the GCS's table)."""
+    return sum(actor["ActorClassName"].endswith("BatchEncoder")
+               for actor in ray._private.state.actors().values())
+
+
 def _chunks(index_dir: Path) -> list[tuple[str, int, str, int, int, bytes]]:
     with sqlite3.connect(index_dir / "index.sqlite") as connection:
         return connection.execute(
@@ -62,7 +68,7 @@ def test_index_with_ray_local_equals_a_local_sync(local_ray: list[int], runner: 
                                                   tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     search_write_docs(folder, SEARCH_DOCS)
-    reports = {}
+    reports, actors_before = {}, _encoder_actors()
     for name, extra in (("ray", ["--ray", "local"]), ("local", [])):
         result = runner.invoke(app, ["index", str(folder), "--index-dir",
                                      str(tmp_path / name), "--backend", "onnx",
@@ -70,6 +76,7 @@ def test_index_with_ray_local_equals_a_local_sync(local_ray: list[int], runner: 
         assert result.exit_code == 0, result.output
         reports[name] = json.loads(result.stdout)
     assert reports["ray"]["chunks_encoded"] == reports["local"]["chunks_encoded"] > 0
+    assert _encoder_actors() > actors_before  # the --ray run encoded on Ray
     on_ray, local = _chunks(tmp_path / "ray"), _chunks(tmp_path / "local")
     assert [row[:5] for row in on_ray] == [row[:5] for row in local]
     ray_vectors = np.stack([np.frombuffer(row[5], np.float32) for row in on_ray])
@@ -178,3 +185,24 @@ def test_a_model_the_actors_cannot_load_is_a_clear_error(local_ray: list[int],
     with pytest.raises(IndexerError, match="The encoder could not start on the Ray cluster"):
         EncoderSpec(model=str(tmp_path / "no-model"), backend="onnx", device="cpu",
                     ray="local").load()
+
+
+def test_eval_with_ray_local_indexes_a_beir_corpus_like_a_local_run(
+        local_ray: list[int], runner: CliRunner, tmp_path: Path) -> None:
+    from tests.test_evaluate import _write_beir
+
+    _write_beir(tmp_path / "beir")
+    metrics, actors_before = {}, _encoder_actors()
+    for name, extra in (("ray", ["--ray", "local"]), ("local", [])):
+        result = runner.invoke(app, ["eval", str(tmp_path / "beir"), "--index-dir",
+                                     str(tmp_path / name), "--backend", "onnx",
+                                     "--mode", "dense", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        metrics[name] = json.loads(result.stdout)["dense"]
+    assert metrics["ray"]["ndcg@10"] == metrics["local"]["ndcg@10"] == pytest.approx(1.0)
+    assert _encoder_actors() > actors_before
+    on_ray, local = _chunks(tmp_path / "ray" / "index"), _chunks(tmp_path / "local" / "index")
+    assert [row[:5] for row in on_ray] == [row[:5] for row in local] != []
+    vectors = [np.stack([np.frombuffer(row[5], np.float32) for row in rows])
+               for rows in (on_ray, local)]
+    assert (vectors[0] * vectors[1]).sum(axis=1).min() >= 0.9999
