@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -45,7 +46,11 @@ from numpy.typing import NDArray
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
-os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="ssray-bench-", dir="/tmp"))
+# a private RAY_TMPDIR unless one is given; removed at the end
+OWN_TMPDIR = (None if "RAY_TMPDIR" in os.environ
+              else tempfile.mkdtemp(prefix="ssray-bench-", dir="/tmp"))
+if OWN_TMPDIR is not None:
+    os.environ["RAY_TMPDIR"] = OWN_TMPDIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -128,6 +133,8 @@ def main() -> None:
     finally:
         import_ray().shutdown()
         cluster.shutdown()
+        if OWN_TMPDIR is not None:
+            shutil.rmtree(OWN_TMPDIR, ignore_errors=True)
     report(args, texts, rates, vectors, nodes_used)
 
 
