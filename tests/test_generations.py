@@ -201,6 +201,33 @@ def test_deletions_wait_for_the_last_generation_and_a_rename_is_never_lost(
     assert sorted(chunk[1:] for chunk in chunks) == sorted(chunk[1:] for chunk in clean_chunks)
 
 
+def test_a_reader_never_sees_a_generation_before_its_faiss_file(
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_notes(tmp_path / "docs", range(5))
+    index_dir = tmp_path / "index"
+    seen: list[tuple[int, int, bool]] = []
+    real_write = generations.write_vectors
+
+    def write_and_look(vectors: VectorIndex, directory: Path, generation: int) -> None:
+        """Before the file of `generation` is in place, and right after: what another
+        connection reads, and whether the file of the generation it reads is there."""
+        for _ in range(2):
+            if (index_dir / "index.sqlite").exists():
+                with _store(index_dir) as store:
+                    committed = store.generation()
+                seen.append((generation, committed,
+                             committed == 0 or vectors_path(index_dir, committed).exists()))
+            if not vectors_path(index_dir, generation).exists():
+                real_write(vectors, directory, generation)
+
+    monkeypatch.setattr(generations, "write_vectors", write_and_look)
+    report = sync_folder(tmp_path / "docs", index_dir, EncoderSpec.of(encoder), SMALL)
+    assert report.generations == 3
+    # Each generation's file is written while the others still read the one before it.
+    assert seen == [(g, g - 1, True) for g in (1, 1, 2, 2, 3, 3)]
+
+
 # --- killed between generations --------------------------------------------------------
 def test_a_kill_keeps_the_committed_generations_and_the_rerun_finishes_the_rest(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
