@@ -27,7 +27,14 @@ from semsearch.search.hits import ChunkView, DocumentView, Hit, SearchResponse
 from semsearch.search.lexical import LexicalQuery
 from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.query_embedding import QueryEmbedding, call_now
-from semsearch.search.ranking import best_per_document, complete_dense, gate, make_hits, rank
+from semsearch.search.ranking import (
+    best_per_document,
+    complete_dense,
+    fuse_documents,
+    gate,
+    make_hits,
+    rank,
+)
 from semsearch.search.reader import SEARCH_THREADS, IndexReader, Snapshot
 from semsearch.search.rerank import RerankScorer, rerank_hits
 
@@ -186,8 +193,9 @@ class Searcher:
             if options.min_score is not None and not options.rerank:
                 ranked = gate(ranked, dense, options.min_score)
             if options.group_by == "document":
-                ranked = best_per_document(
-                    ranked, snapshot.store.chunk_documents([c for c, _ in ranked]))
+                documents = snapshot.store.chunk_documents([c for c, _ in ranked])
+                ranked = fuse_documents(ranked, dense, lexical, documents) \
+                    if mode == Mode.HYBRID else best_per_document(ranked, documents)
             ranked = ranked[:keep]
             clock.lap("fuse")
             hits = make_hits(ranked, snapshot.store.chunks([c for c, _ in ranked]), mode,

@@ -296,6 +296,43 @@ def test_hybrid_scores_are_the_fusion_of_the_legs(search_searcher: Searcher,
         assert hit.score == pytest.approx(0.5 * dense + 0.5 * sparse, abs=1e-3)
 
 
+def test_hybrid_documents_fuse_each_legs_best_chunk(search_searcher: Searcher,
+                                                    search_index: tuple[Path, Path],
+                                                    encoder: Encoder) -> None:
+    """With group_by="document", a document's fused score is 0.5 * minmax(its best
+    cosine) + 0.5 * minmax(its best BM25), scaled over the documents; with this few
+    chunks, every chunk is a candidate. In the long document about printing, the query's
+    best chunk for the cosine is not its best for BM25."""
+    query = "printing roses tomatoes garden"
+    store = Store.open_readonly(search_index[1])
+    try:
+        (ids, vectors), = list(store.embeddings())
+        cosines = dict(zip(ids.tolist(), (vectors @ encoder.encode([query])[0]).tolist(),
+                           strict=True))
+        bm25 = dict(LexicalQuery(store, query).top(1000, Filters()))
+        documents = store.chunk_documents(list(cosines))
+    finally:
+        store.close()
+    best_cosine: dict[int, float] = {}
+    best_bm25: dict[int, float] = {}
+    for chunk_id, doc_id in documents.items():
+        best_cosine[doc_id] = max(best_cosine.get(doc_id, -1.0), cosines[chunk_id])
+        best_bm25[doc_id] = max(best_bm25.get(doc_id, 0.0), bm25.get(chunk_id, 0.0))
+    assert any(cosines[c] == best_cosine[d] and bm25.get(c, 0.0) < best_bm25[d]
+               for c, d in documents.items()), "no document where the legs' best chunks differ"
+
+    def scaled(scores: dict[int, float]) -> dict[int, float]:
+        low, high = min(scores.values()), max(scores.values())
+        return {doc_id: (score - low) / (high - low) for doc_id, score in scores.items()}
+
+    dense, lexical = scaled(best_cosine), scaled(best_bm25)
+    expected = {doc_id: 0.5 * dense[doc_id] + 0.5 * lexical[doc_id] for doc_id in dense}
+    hits = search_searcher.search(query, SearchOptions(k=len(expected), mode="hybrid",
+                                                       group_by="document")).results
+    assert {hit.doc_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-3)
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+
+
 def test_dense_scores_are_cosines(search_searcher: Searcher, encoder: Encoder) -> None:
     hit = search_searcher.search("zorblax enzyme", SearchOptions(k=1, mode="dense")).results[0]
     query, passage = encoder.encode(["zorblax enzyme", hit.text])
