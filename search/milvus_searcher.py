@@ -53,6 +53,7 @@ class MilvusReader:
         state = self.milvus.require_committed()
         self.milvus.load()
         self._manifest = state.manifest
+        self._latest = MilvusView(self.milvus, state, lexical)
 
     @property
     def manifest(self) -> IndexManifest:
@@ -63,11 +64,13 @@ class MilvusReader:
         """The committed generation now."""
         state = self.milvus.require_committed()
         self._manifest = state.manifest
-        return MilvusView(self.milvus, state, self.lexical)
+        self._latest = MilvusView(self.milvus, state, self.lexical)
+        return self._latest
 
     def store(self) -> MilvusView:
-        """The committed generation now (`Searcher.chunk_pages` reads rows from it)."""
-        return self.view()
+        """The generation of the last snapshot (`Searcher.chunk_pages` reads rows from
+        it: a chunk's row never changes while it lives)."""
+        return self._latest
 
     @contextmanager
     def snapshot(self) -> Iterator[MilvusSnapshot]:

@@ -42,6 +42,9 @@ class MilvusView:
         self.store, self.state, self.lexical_kind = store, state, lexical
         self.generation = state.generation
         self.client = store.client
+        # The document of each candidate the legs found (they return it): what
+        # `group_by` asks, answered without another request.
+        self.documents: dict[int, int] = {}
 
     # --- rows ----------------------------------------------------------------------
     def chunks(self, chunk_ids: list[int]) -> dict[int, ChunkRow]:
@@ -54,7 +57,12 @@ class MilvusView:
         return {row["pk"]: _chunk_row(row) for row in rows}
 
     def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
-        return {chunk_id: row.doc_id for chunk_id, row in self.chunks(chunk_ids).items()}
+        """The document of each chunk of `chunk_ids` (those the legs found, from memory)."""
+        missing = [chunk_id for chunk_id in chunk_ids if chunk_id not in self.documents]
+        self.documents.update((chunk_id, row.doc_id)
+                              for chunk_id, row in self.chunks(missing).items())
+        return {chunk_id: self.documents[chunk_id] for chunk_id in chunk_ids
+                if chunk_id in self.documents}
 
     def document(self, doc_id: int) -> DocumentRow | None:
         rows = self.client.query(
@@ -104,10 +112,9 @@ class MilvusView:
         hits = self.client.search(
             self.store.chunks, data=[query_vector.tolist()], anns_field="dense",
             limit=min(pool, _MAX_LIMIT), filter=expression,
-            output_fields=["lexical", "lexical_length"],
+            output_fields=["doc_id", "lexical", "lexical_length"],
             search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
-        return ({hit["pk"]: float(hit["distance"]) for hit in hits},
-                {hit["pk"]: hit["entity"] for hit in hits})
+        return ({hit["pk"]: float(hit["distance"]) for hit in hits}, self._found(hits))
 
     def _query_weights(self, query: str) -> dict[int, float]:
         """Each query term's dimension with its IDF, times the times the query holds it
@@ -126,13 +133,13 @@ class MilvusView:
         if self.lexical_kind == "native":
             hits = self._native_search(query, expression, pool)
             return ({hit["pk"]: abs(float(hit["distance"])) for hit in hits},
-                    {hit["pk"]: hit["entity"] for hit in hits})
+                    self._found(hits))
         hits = self.client.search(
             self.store.chunks, data=[weights], anns_field="lexical",
             limit=min(pool * LEXICAL_OVERFETCH, _MAX_LIMIT), filter=expression,
-            output_fields=["lexical", "lexical_length", "dense"],
+            output_fields=["doc_id", "lexical", "lexical_length", "dense"],
             search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
-        rows = {hit["pk"]: hit["entity"] for hit in hits}
+        rows = self._found(hits)
         scores = {chunk_id: self._exact(weights, row) for chunk_id, row in rows.items()}
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:pool]
         return dict(best), rows
@@ -141,8 +148,14 @@ class MilvusView:
         # Milvus' BM25 is never negative; milvus-lite hands it back negated.
         return list(self.client.search(
             self.store.chunks, data=[segment(query)], anns_field="native_bm25",
-            limit=min(limit, _MAX_LIMIT), filter=expression, output_fields=["dense"],
+            limit=min(limit, _MAX_LIMIT), filter=expression, output_fields=["doc_id", "dense"],
             search_params={"metric_type": "BM25"}, consistency_level="Strong")[0])
+
+    def _found(self, hits: Any) -> dict[int, dict[str, Any]]:
+        """The entities of a search's hits by id; their documents remembered."""
+        found = {hit["pk"]: hit["entity"] for hit in hits}
+        self.documents.update((chunk_id, row["doc_id"]) for chunk_id, row in found.items())
+        return found
 
     def _bm25_of(self, query: str, weights: dict[int, float], chunk_ids: list[int],
                  rows: dict[int, dict[str, Any]]) -> dict[int, float]:
