@@ -9,6 +9,11 @@ machine), load time; and against torch: the mean and lowest cosine of the chunk 
 and the mean top-10 overlap of --queries test queries searched over those chunks (each
 backend encoding both sides).
 
+The matrix products are the floor, so each backend's arithmetic rate is reported too:
+the FLOPs of one forward pass over the texts' real token counts (`forward_gflop`; padding
+not counted) per second, and its share of this CPU's peak, measured as the best rate of a
+large float32 numpy matmul on all the CPUs this process may use (`peak_gflops`).
+
 Run:
   python benchmarks/bench_encoders.py --scifact /path/to/scifact --limit 1000 \\
       --out /tmp/bench_encoders.json
@@ -52,6 +57,41 @@ def chunk_texts(dataset: Path, limit: int, encoder: Encoder) -> list[str]:
     return texts[:limit]
 
 
+def forward_gflop(token_counts: list[int], config: dict[str, int]) -> float:
+    """GFLOP of a BERT-type encoder's forward pass over texts of `token_counts` tokens.
+
+    Per token and layer: 2 * (4 h^2 + 2 h i) for the four attention projections and the
+    two feed-forward products (h: hidden size, i: intermediate size), and 4 n h for the
+    attention scores and their weighted sum over the text's n tokens. Embeddings, layer
+    norms, softmax and GELU are left out (a few percent).
+    """
+    hidden, inner = config["hidden_size"], config["intermediate_size"]
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * inner)
+    flops = sum(n * per_token + 4 * n * n * hidden for n in token_counts)
+    return flops * config["num_hidden_layers"] / 1e9
+
+
+def peak_gflops(size: int = 2048, tries: int = 7) -> float:
+    """The best GFLOP/s of a float32 `size` x `size` matmul (numpy's BLAS, all threads)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def model_config() -> dict[str, int]:
+    """The bundled model's config.json (sizes of its layers)."""
+    from semsearch.indexer.encoders import resolve_model_path
+
+    config: dict[str, int] = json.loads(
+        (Path(resolve_model_path(DEFAULT_MODEL)) / "config.json").read_text())
+    return config
+
+
 def load_queries(dataset: Path, count: int) -> list[str]:
     return list(load_beir(dataset).queries.values())[:count]
 
@@ -84,6 +124,13 @@ def main() -> None:
         encoders[backend].encode(["warm up"] * 8)
     texts = chunk_texts(args.scifact, args.limit, encoders["torch"])
     queries = load_queries(args.scifact, args.queries)
+    limit = encoders["torch"].max_tokens + 2
+    token_counts = [len(ids) for ids in encoders["torch"].tokenizer(
+        texts, truncation=True, max_length=limit)["input_ids"]]
+    gflop = forward_gflop(token_counts, model_config())
+    peak = peak_gflops()
+    print(f"{sum(token_counts)} tokens, {gflop:.1f} GFLOP per pass; float32 matmul peak "
+          f"{peak:.0f} GFLOP/s")
     print(f"{len(texts)} chunk texts, {len(queries)} queries, batch {args.batch_size}, "
           f"{args.repeats} rounds; torch threads {torch.get_num_threads()}, "
           f"load average {load_before}")
@@ -117,19 +164,25 @@ def main() -> None:
             "mean_cosine_to_torch": round(float(cosines.mean()), 6),
             "min_cosine_to_torch": round(float(cosines.min()), 6),
             "top10_overlap_with_torch": round(overlap, 4),
+            "gflops": round(gflop / min(wall[backend]), 1),
+            "share_of_fp32_peak": round(gflop / min(wall[backend]) / peak, 3),
         }
 
     header = (f"{'backend':<10}{'texts/s med':>12}{'min':>8}{'max':>8}{'cpu s':>8}"
-              f"{'load s':>8}{'cos mean':>10}{'cos min':>9}{'top10':>7}")
+              f"{'load s':>8}{'cos mean':>10}{'cos min':>9}{'top10':>7}{'GFLOP/s':>9}"
+              f"{'of peak':>8}")
     print(header)
     for backend, row in results.items():
         print(f"{backend:<10}{row['texts_per_s_median']:>12}{row['texts_per_s_min']:>8}"
               f"{row['texts_per_s_max']:>8}{row['cpu_s_per_round_median']:>8}"
               f"{row['load_s']:>8}{row['mean_cosine_to_torch']:>10.5f}"
-              f"{row['min_cosine_to_torch']:>9.5f}{row['top10_overlap_with_torch']:>7.3f}")
+              f"{row['min_cosine_to_torch']:>9.5f}{row['top10_overlap_with_torch']:>7.3f}"
+              f"{row['gflops']:>9}{row['share_of_fp32_peak']:>8.1%}")
     report = {
         "texts": len(texts), "queries": len(queries), "batch_size": args.batch_size,
         "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
+        "tokens": sum(token_counts), "gflop_per_pass": round(gflop, 2),
+        "fp32_peak_gflops": round(peak, 1),
         "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "loadavg_1m_before": load_before, "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "results": results,

@@ -44,14 +44,17 @@ def test_leg_order_rotates_so_every_leg_comes_first_once() -> None:
 
 
 def test_summarise_takes_ratios_per_round() -> None:
-    def run(seconds: float) -> dict[str, float]:
+    def run(seconds: float, process_seconds: float = 40.0) -> dict[str, float]:
         return {"chunks_per_s": 100 / seconds, "seconds": seconds, "cpu_seconds": seconds,
-                "load_s": 1.0, "peak_rss_mb": 500.0}
+                "load_s": 1.0, "peak_rss_mb": 500.0, "process_seconds": process_seconds,
+                "process_cpu_seconds": process_seconds}
 
-    summary = summarise({"semsearch": [run(12.0), run(30.0)],
+    summary = summarise({"semsearch": [run(12.0, 20.0), run(30.0, 30.0)],
                          "floor": [run(10.0), run(20.0)]})
     ratio = summary["ratios"]["semsearch_over_floor_seconds"]
     assert (ratio["min"], ratio["max"], ratio["median"]) == (1.2, 1.5, 1.35)
+    whole = summary["ratios"]["semsearch_over_floor_process_seconds"]
+    assert (whole["min"], whole["max"], whole["median"]) == (0.5, 0.75, 0.625)
     assert "semsearch_over_txtai_seconds" not in summary["ratios"]
 
 

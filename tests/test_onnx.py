@@ -21,12 +21,13 @@ from semsearch.indexer.encoders import (
     resolve_model_path,
 )
 from semsearch.indexer.encoders.onnx_export import (
+    EXPORT_VERSION,
     MANIFEST_NAME,
     MODEL_FILE,
     _publish,
     export_key,
 )
-from semsearch.indexer.encoders.onnx_runtime import OnnxEncoder
+from semsearch.indexer.encoders.onnx_runtime import TOKENS_PER_BATCH, OnnxEncoder, _batches
 from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.stats import read_manifest
 from semsearch.indexer.store import Store
@@ -64,8 +65,10 @@ def onnx_encoder(cache_dir: Path) -> OnnxEncoder:
 
 
 @pytest.fixture(scope="module")
-def int8_encoder(cache_dir: Path, onnx_encoder: Encoder) -> Encoder:
-    return EncoderSpec(DEFAULT_MODEL, "onnx-int8", "cpu", cache_dir).load()
+def int8_encoder(cache_dir: Path, onnx_encoder: Encoder) -> OnnxEncoder:
+    encoder = EncoderSpec(DEFAULT_MODEL, "onnx-int8", "cpu", cache_dir).load()
+    assert isinstance(encoder, OnnxEncoder)
+    return encoder
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -94,12 +97,40 @@ def test_int8_vectors_close_to_torch(int8_encoder: Encoder, encoder: Encoder) ->
     assert _cosines(int8_encoder.encode(TEXTS), encoder.encode(TEXTS)).min() >= 0.95
 
 
+def test_exports_are_fused_and_int8_quantises_attention(onnx_encoder: OnnxEncoder,
+                                                        int8_encoder: OnnxEncoder) -> None:
+    """The optimizer's fused operators are in the fp32 graph (same vectors: above), and
+    int8 quantises the fused attention as well as the other matrix products."""
+    import onnx
+
+    def operators(encoder: OnnxEncoder) -> set[str]:
+        graph = onnx.load(encoder.export_dir / MODEL_FILE).graph
+        return {node.op_type for node in graph.node}
+
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= operators(onnx_encoder)
+    assert {"QAttention", "MatMulInteger"} <= operators(int8_encoder)
+    assert "Attention" not in operators(int8_encoder)
+
+
 def test_rows_keep_the_given_order_across_batches(onnx_encoder: Encoder) -> None:
     """Texts are sorted by length into batches; rows must come back in input order."""
     one_by_one = np.vstack([onnx_encoder.encode([text]) for text in TEXTS])
     np.testing.assert_allclose(onnx_encoder.encode(TEXTS, batch_size=2), one_by_one, atol=1e-5)
     reversed_rows = onnx_encoder.encode(TEXTS[::-1], batch_size=4)
     np.testing.assert_allclose(reversed_rows[::-1], one_by_one, atol=1e-5)
+
+
+def test_batches_hold_a_token_budget() -> None:
+    """Rows by ascending length, each once, in order; no batch past batch_size rows or
+    TOKENS_PER_BATCH padded tokens but a lone text longer than that."""
+    lengths = np.array([256] * 40 + [10] * 100 + [100] * 50 + [TOKENS_PER_BATCH + 1])
+    order = np.argsort(lengths, kind="stable")
+    batches = _batches(order, lengths, 64)
+    assert np.concatenate(batches).tolist() == order.tolist()
+    assert [len(rows) for rows in batches] == [64, 40, 40, 16, 16, 14, 1]
+    for rows in batches[:-1]:
+        assert len(rows) * lengths[rows].max() <= TOKENS_PER_BATCH
+    assert [len(rows) for rows in _batches(order, lengths, 8)][:3] == [8, 8, 8]
 
 
 def test_empty_list(onnx_encoder: Encoder) -> None:
@@ -147,7 +178,8 @@ def test_racing_export_keeps_the_first_complete_copy(tmp_path: Path) -> None:
     target = tmp_path / "entry"
     target.mkdir()
     manifest = {"source": "m", "backend": "onnx", "pooling": "mean", "max_seq_length": 8,
-                "dimension": 4, "lowercase": False, "inputs": ["input_ids"], "version": 1}
+                "dimension": 4, "lowercase": False, "inputs": ["input_ids"],
+                "version": EXPORT_VERSION}
     (target / MANIFEST_NAME).write_text(json.dumps(manifest))
     staging = tmp_path / ".entry.tmp"
     staging.mkdir()
@@ -259,6 +291,62 @@ def test_searcher_refuses_another_backend(torch_index: tuple[Path, Path],
         Searcher(torch_index[1], EncoderSpec(backend="onnx-int8"))
 
 
+def test_fp32_index_is_never_mixed_with_int8(tmp_path: Path, cache_dir: Path,
+                                            onnx_encoder: Encoder,
+                                            int8_encoder: Encoder) -> None:
+    """int8 is the default for a new index on the CPU; an fp32 index keeps fp32 with no
+    --backend, and refuses int8 vectors with a message that says how to go on."""
+    root, index_dir = tmp_path / "docs", tmp_path / "index"
+    search_write_docs(root, DOCS)
+    sync_folder(root, index_dir, EncoderSpec.of(onnx_encoder), SyncOptions())
+    (root / "new.txt").write_text("A new file about sourdough bread.")
+    generation = _meta(index_dir)["generation"]
+    with pytest.raises(IndexMismatchError,
+                       match=r"onnx backend, not onnx-int8.*use --backend onnx, or rebuild"):
+        sync_folder(root, index_dir, EncoderSpec.of(int8_encoder), SyncOptions())
+    with pytest.raises(IndexMismatchError, match="onnx backend, not onnx-int8"):
+        Searcher(index_dir, EncoderSpec(backend="onnx-int8", cache_dir=cache_dir))
+    assert _meta(index_dir)["generation"] == generation
+    assert EncoderSpec(cache_dir=cache_dir).with_record(DEFAULT_MODEL, "onnx").resolved() \
+        .backend == "onnx"
+
+
+def test_cached_onnx_path_imports_no_torch(tmp_path: Path, cache_dir: Path,
+                                           int8_encoder: Encoder) -> None:
+    """With the export cached, indexing a folder with the defaults and searching it
+    import neither torch nor transformers (nor sentence-transformers)."""
+    import subprocess
+    import sys
+
+    from semsearch.indexer.encoders.spec import _gpu_possible
+
+    search_write_docs(tmp_path / "docs", DOCS)
+    device = ["--device", "cpu"] if _gpu_possible() else []  # else the default device
+    code = f"""
+import json, sys
+from pathlib import Path
+from semsearch import cli
+from semsearch.indexer.encoders import EncoderSpec
+from semsearch.search.options import SearchOptions
+from semsearch.search.searcher import Searcher
+index_dir = {str(tmp_path / "index")!r}
+cli.app(["index", {str(tmp_path / "docs")!r}, "--index-dir", index_dir, *{device!r}],
+        standalone_mode=False)
+searcher = Searcher(Path(index_dir), EncoderSpec())
+hits = searcher.search("fix a puncture in my bike wheel", SearchOptions(k=1)).results
+print(json.dumps([searcher.backend, hits[0].path, sorted(
+    {{"torch", "transformers", "sentence_transformers"}} & set(sys.modules))]))
+"""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("SEMSEARCH_DEVICE", "SEMSEARCH_BACKEND", "SEMSEARCH_MODEL")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env={**environment, "SEMSEARCH_CACHE_DIR":
+                                              str(cache_dir)}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        "onnx-int8", "cycling/flat_tyre.md", []]
+
+
 def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
                                   onnx_encoder: Encoder) -> None:
     root, index_dir = tmp_path / "docs", tmp_path / "index"
@@ -280,7 +368,7 @@ def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
 
 
 def test_new_index_backend_defaults() -> None:
-    assert EncoderSpec(device="cpu").resolved().backend == "onnx"
+    assert EncoderSpec(device="cpu").resolved().backend == "onnx-int8"
     assert EncoderSpec(device="cuda").resolved().backend == "torch"
     assert EncoderSpec(backend="onnx-int8", device="cpu").resolved().backend == "onnx-int8"
     assert EncoderSpec(backend="onnx").resolved().device == "cpu"
@@ -300,7 +388,8 @@ def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:
 
 def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
                                               tmp_path: Path, onnx_encoder: Encoder) -> None:
-    """No --backend: an existing index keeps its own; a new one gets ONNX on the CPU."""
+    """No --backend: an existing index keeps its own; a new one gets ONNX int8 on the CPU,
+    and fp32 with --backend onnx."""
     from semsearch import cli
 
     root, index_dir = torch_index
@@ -312,7 +401,11 @@ def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
     result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "new-index"),
                                           "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert _meta(tmp_path / "new-index")["backend"] == "onnx"
+    assert _meta(tmp_path / "new-index")["backend"] == "onnx-int8"
+    result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "fp32-index"),
+                                          "--device", "cpu", "--backend", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert _meta(tmp_path / "fp32-index")["backend"] == "onnx"
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ The export (torch and sentence-transformers, seconds) happens the first time a m
 asked for with an ONNX backend; it lands in `cache_dir/onnx/<key>`, where the key hashes
 the model's resolved location, its files' sizes and mtimes, the backend and the export
 format. It is written to a temporary folder and renamed into place, so two processes
-racing to export the same model both end up reading one complete copy. onnx-int8 is
-dynamically quantised from the fp32 export.
+racing to export the same model both end up reading one complete copy. A BERT-type
+graph is fused by onnxruntime's transformer optimizer (attention, layer norms and GELU
+become single operators: the same vectors, faster); onnx-int8 is dynamically quantised
+from that fused fp32 export, attention included.
 """
 
 import hashlib
@@ -26,12 +28,14 @@ from semsearch.indexer.encoders.torch_backend import load_sentence_transformer
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph or the manifest changes: older cache entries are ignored.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MANIFEST_NAME = "semsearch-onnx.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_DIR = "tokenizer"
 _POOLING_MODES = ("mean", "cls")
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Architectures whose graphs onnxruntime's "bert" optimizer fuses (others are not fused).
+_FUSABLE_MODEL_TYPES = ("bert",)
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ def _export_fp32(location: str, staging: Path) -> ExportManifest:
                           **_torchscript_exporter(torch), input_names=list(inputs),
                           output_names=["last_hidden_state"], dynamic_axes=axes,
                           opset_version=17)
+    _fuse(staging / MODEL_FILE, network.config)
     tokenizer.save_pretrained(staging / TOKENIZER_DIR)
     dimension = getattr(model, "get_embedding_dimension", None) or \
         model.get_sentence_embedding_dimension
@@ -173,6 +178,24 @@ def _export_fp32(location: str, staging: Path) -> ExportManifest:
         source=location, backend="onnx", pooling=_pooling_mode(location, pooling),
         max_seq_length=int(model.max_seq_length), dimension=int(dimension() or 0),
         lowercase=bool(getattr(transformer, "do_lower_case", False)), inputs=inputs)
+
+
+def _fuse(path: Path, config: Any) -> None:
+    """Fuse the graph at `path` in place with onnxruntime's transformer optimizer.
+
+    Attention, skip layer norms and bias GELU become one operator each (measured 5 to
+    30 % faster on 200-token chunks; same vectors) and the attention can then be
+    quantised as a whole. Only architectures the "bert" optimizer knows are fused.
+    """
+    if getattr(config, "model_type", None) not in _FUSABLE_MODEL_TYPES:
+        log.info("not fusing a %s graph", getattr(config, "model_type", "unknown"))
+        return
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    fused = optimize_model(str(path), model_type="bert",
+                           num_heads=int(config.num_attention_heads),
+                           hidden_size=int(config.hidden_size), opt_level=1)
+    fused.save_model_to_file(str(path))
 
 
 def _torchscript_exporter(torch: Any) -> dict[str, Any]:
@@ -206,14 +229,21 @@ def _pooling_mode(location: str, pooling: Any) -> str:
 
 
 def _quantize(fp32_dir: Path, staging: Path) -> ExportManifest:
-    """Dynamic int8 quantisation of the fp32 export (weights per channel, for accuracy)."""
+    """Dynamic int8 quantisation of the fp32 export: the weights of every MatMul and
+    fused Attention per channel (per tensor lost accuracy: cosine to fp32 down to 0.91)."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    # Its advice to pre-process first made no difference to the vectors here.
+    # The quantiser needs every tensor's type, which ONNX's own shape inference cannot
+    # give behind the fused (contrib) operators.
+    shaped = SymbolicShapeInference.infer_shapes(onnx.load(fp32_dir / MODEL_FILE),
+                                                 auto_merge=True)
+    # Its advice to pre-process first is what the shape inference above does.
     advice = _DropMessage("pre-processing before quantization")
     logging.getLogger().addFilter(advice)
     try:
-        quantize_dynamic(fp32_dir / MODEL_FILE, staging / MODEL_FILE,
+        quantize_dynamic(shaped, staging / MODEL_FILE, op_types_to_quantize=["MatMul", "Attention"],
                          weight_type=QuantType.QInt8, per_channel=True)
     finally:
         logging.getLogger().removeFilter(advice)

@@ -2,6 +2,7 @@
 defaults and loads an encoder."""
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,16 +18,24 @@ from semsearch.indexer.encoders.base import (
 
 log = logging.getLogger(__name__)
 
+_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
+
 
 def choose_device(requested: str | None, ray: str | None = None) -> str:
     """`requested`, or the best available device: CUDA, then Apple MPS, then CPU (on the
-    Ray cluster at `ray` when given: CUDA where it has GPUs, else CPU)."""
+    Ray cluster at `ray` when given: CUDA where it has GPUs, else CPU).
+
+    torch is asked only where a GPU may be: importing it costs seconds and hundreds of
+    MiB, which the ONNX backend on the CPU never needs.
+    """
     if requested:
         return requested
     if ray is not None:
         from semsearch.indexer.encoders.ray_cluster import cluster_device
 
         return cluster_device(ray)
+    if not _gpu_possible():
+        return "cpu"
     import torch
 
     if torch.cuda.is_available():
@@ -36,9 +45,21 @@ def choose_device(requested: str | None, ray: str | None = None) -> str:
     return "cpu"
 
 
+def _gpu_possible() -> bool:
+    """False where torch surely finds no GPU: Linux without the device files of an NVIDIA
+    or AMD (ROCm) driver, or of WSL's GPU; elsewhere torch is asked."""
+    if sys.platform != "linux":
+        return True
+    return any(Path(name).exists() for name in _GPU_DEVICE_FILES)
+
+
 def default_backend(device: str) -> Backend:
-    """ONNX Runtime (fp32) on the CPU, torch (fp16 on CUDA) anywhere else."""
-    return "onnx" if device == "cpu" else "torch"
+    """ONNX Runtime with int8 weights on the CPU, torch (fp16 on CUDA) anywhere else.
+
+    int8 needs about 45 % less CPU time than fp32 for the same SciFact retrieval
+    quality (docs/benchmarks.md); `onnx` is fp32.
+    """
+    return "onnx-int8" if device == "cpu" else "torch"
 
 
 class LoadedEncoders:
@@ -64,8 +85,8 @@ class EncoderSpec:
     Attributes:
         model: a sentence-transformers name or local path; None: the index's own model
             (`DEFAULT_MODEL` for a new index).
-        backend: torch, onnx or onnx-int8; None: the index's own (for a new index, ONNX
-            on the CPU and torch on a GPU).
+        backend: torch, onnx (fp32) or onnx-int8; None: the index's own (for a new
+            index, onnx-int8 on the CPU and torch on a GPU).
         device: cuda, mps or cpu; None: the best there is (ONNX: the CPU).
         cache_dir: where ONNX exports are kept; None: `default_cache_dir()`.
         preloaded: an encoder already in memory, handed out by `load` instead of a new
