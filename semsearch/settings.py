@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         "503 when it cannot load), cosine (the index's model), or auto: the cross-encoder "
         "when it loads, else cosine; the answer says which")
     backend: str | None = Field(
-        default=None, description="torch, onnx (fp32) or onnx-int8; None: onnx-int8 on the "
+        default=None, description="torch, onnx (fp32) or onnx-int8; None: onnx (fp32) on the "
         "CPU, torch on a GPU. An existing index is always searched and synced with the "
         "backend it records.")
     cache_dir: Path = Field(default_factory=default_cache_dir,

@@ -294,8 +294,8 @@ def test_searcher_refuses_another_backend(torch_index: tuple[Path, Path],
 def test_fp32_index_is_never_mixed_with_int8(tmp_path: Path, cache_dir: Path,
                                             onnx_encoder: Encoder,
                                             int8_encoder: Encoder) -> None:
-    """int8 is the default for a new index on the CPU; an fp32 index keeps fp32 with no
-    --backend, and refuses int8 vectors with a message that says how to go on."""
+    """An fp32 index keeps fp32 with no --backend, and refuses int8 vectors with a
+    message that says how to go on."""
     root, index_dir = tmp_path / "docs", tmp_path / "index"
     search_write_docs(root, DOCS)
     sync_folder(root, index_dir, EncoderSpec.of(onnx_encoder), SyncOptions())
@@ -312,7 +312,7 @@ def test_fp32_index_is_never_mixed_with_int8(tmp_path: Path, cache_dir: Path,
 
 
 def test_cached_onnx_path_imports_no_torch(tmp_path: Path, cache_dir: Path,
-                                           int8_encoder: Encoder) -> None:
+                                           onnx_encoder: Encoder) -> None:
     """With the export cached, indexing a folder with the defaults and searching it
     import neither torch nor transformers (nor sentence-transformers)."""
     import subprocess
@@ -344,7 +344,7 @@ print(json.dumps([searcher.backend, hits[0].path, sorted(
                                               str(cache_dir)}, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [
-        "onnx-int8", "cycling/flat_tyre.md", []]
+        "onnx", "cycling/flat_tyre.md", []]
 
 
 def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
@@ -368,7 +368,7 @@ def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
 
 
 def test_new_index_backend_defaults() -> None:
-    assert EncoderSpec(device="cpu").resolved().backend == "onnx-int8"
+    assert EncoderSpec(device="cpu").resolved().backend == "onnx"
     assert EncoderSpec(device="cuda").resolved().backend == "torch"
     assert EncoderSpec(backend="onnx-int8", device="cpu").resolved().backend == "onnx-int8"
     assert EncoderSpec(backend="onnx").resolved().device == "cpu"
@@ -388,8 +388,8 @@ def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:
 
 def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
                                               tmp_path: Path, onnx_encoder: Encoder) -> None:
-    """No --backend: an existing index keeps its own; a new one gets ONNX int8 on the CPU,
-    and fp32 with --backend onnx."""
+    """No --backend: an existing index keeps its own; a new one gets ONNX fp32 on the CPU,
+    and int8 with --backend onnx-int8."""
     from semsearch import cli
 
     root, index_dir = torch_index
@@ -401,11 +401,11 @@ def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
     result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "new-index"),
                                           "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert _meta(tmp_path / "new-index")["backend"] == "onnx-int8"
-    result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "fp32-index"),
-                                          "--device", "cpu", "--backend", "onnx"])
+    assert _meta(tmp_path / "new-index")["backend"] == "onnx"
+    result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "int8-index"),
+                                          "--device", "cpu", "--backend", "onnx-int8"])
     assert result.exit_code == 0, result.output
-    assert _meta(tmp_path / "fp32-index")["backend"] == "onnx"
+    assert _meta(tmp_path / "int8-index")["backend"] == "onnx-int8"
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

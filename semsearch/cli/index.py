@@ -52,7 +52,7 @@ def index(
     rebuild: Annotated[bool, typer.Option(help="Re-index everything from scratch.")] = False,
     backend: Annotated[str | None, typer.Option(help=(
         "torch, onnx (fp32) or onnx-int8 [env SEMSEARCH_BACKEND]; default: the index's own, "
-        "for a new index onnx-int8 on the CPU and torch on a GPU"))] = None,
+        "for a new index onnx on the CPU and torch on a GPU"))] = None,
     vector_index: Annotated[VectorIndexKind | None, typer.Option(
         "--vector-index", help="auto, flat, hnsw or ivf [env SEMSEARCH_VECTOR_INDEX]")] = None,
     generation_files: Annotated[int | None, typer.Option(min=1, help=(

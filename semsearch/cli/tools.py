@@ -22,7 +22,7 @@ ModelOption = Annotated[str | None, typer.Option(
 DeviceOption = Annotated[str | None, typer.Option(help="cuda, mps or cpu (default: best)")]
 BackendOption = Annotated[str | None, typer.Option(
     help="torch, onnx (fp32) or onnx-int8 (env SEMSEARCH_BACKEND); default: the index's own "
-    "with --index-dir, else onnx-int8 on the CPU and torch on a GPU")]
+    "with --index-dir, else onnx on the CPU and torch on a GPU")]
 ToolIndexDirOption = Annotated[Path | None, typer.Option(
     "--index-dir", help="Use the model this index was built with.")]
 
