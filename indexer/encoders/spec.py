@@ -56,7 +56,7 @@ def _gpu_possible() -> bool:
 def default_backend(device: str) -> Backend:
     """ONNX Runtime (fp32) on the CPU, torch (fp16 on CUDA) anywhere else.
 
-    onnx-int8 needs about 45 % less CPU time, but cost 0.004 (dense) and 0.008 (hybrid)
+    onnx-int8 needs about 40 % less CPU time, but cost 0.004 (dense) and 0.008 (hybrid)
     of SciFact nDCG@10 (docs/benchmarks.md), so it is asked for, not the default.
     """
     return "onnx" if device == "cpu" else "torch"
