@@ -4,7 +4,7 @@ the query tokenizer that cuts query words exactly as the table cut the documents
 import json
 import sqlite3
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -150,6 +150,24 @@ class FtsPostings:
 
 
 _tokenizer_connections = threading.local()
+
+
+def term_counts(texts: list[tuple[str, str]]) -> list[Counter[str]]:
+    """The index terms of each (title, body) pair with their counts in both columns, cut
+    exactly as `chunks_fts` cuts them (a Milvus store's BM25 vectors, `milvus_lexical`)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute(
+            f"CREATE VIRTUAL TABLE rows USING fts5 (title, body, tokenize = '{FTS_TOKENIZER}')")
+        connection.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(rows, 'instance')")
+        connection.executemany("INSERT INTO rows (rowid, title, body) VALUES (?, ?, ?)",
+                               [(i, title, body) for i, (title, body) in enumerate(texts)])
+        counts: list[Counter[str]] = [Counter() for _ in texts]
+        for doc, term in connection.execute("SELECT doc, term FROM terms"):
+            counts[doc][term] += 1
+        return counts
+    finally:
+        connection.close()
 
 
 @lru_cache(maxsize=4096)

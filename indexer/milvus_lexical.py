@@ -1,9 +1,9 @@
 """BM25 as sparse vectors: the scores FTS5 gives the embedded index, for a Milvus store.
 
 A chunk's terms are cut by an in-memory FTS5 table of the index's own tokenizer
-(`FTS_TOKENIZER`: Porter stems, case folding, diacritics), from the same segmented text
-(`lexical_text.segment`: Chinese runs cut by jieba), so the terms are exactly those the
-embedded index holds. Each term becomes one dimension of a sparse vector (a 32-bit hash
+(`fts.term_counts`: Porter stems, case folding, diacritics), from the same segmented
+text (`lexical_text.segment`: Chinese runs cut by jieba), so the terms are exactly those
+the embedded index holds. Each term becomes one dimension of a sparse vector (a 32-bit hash
 of the term; two terms sharing one would be scored as one).
 
 What is stored must not depend on the rest of the collection (a chunk's row is the same
@@ -16,13 +16,11 @@ the term counts recovered from the stored weights.
 """
 
 import hashlib
-import sqlite3
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from semsearch.indexer.fts import FTS_TOKENIZER
+from semsearch.indexer.fts import term_counts
 
 # FTS5's bm25() constants (fts5_aux.c), as in search/lexical_memory.py.
 K1 = 1.2
@@ -47,24 +45,6 @@ def term_dimension(term: str) -> int:
     """The sparse dimension of an index term."""
     digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % _DIMENSIONS
-
-
-def term_counts(texts: list[tuple[str, str]]) -> list[Counter[str]]:
-    """The index terms of each (title, body) pair with their counts in both columns, cut
-    exactly as the embedded FTS5 table cuts them."""
-    connection = sqlite3.connect(":memory:")
-    try:
-        connection.execute(
-            f"CREATE VIRTUAL TABLE rows USING fts5 (title, body, tokenize = '{FTS_TOKENIZER}')")
-        connection.execute("CREATE VIRTUAL TABLE terms USING fts5vocab(rows, 'instance')")
-        connection.executemany("INSERT INTO rows (rowid, title, body) VALUES (?, ?, ?)",
-                               [(i, title, body) for i, (title, body) in enumerate(texts)])
-        counts: list[Counter[str]] = [Counter() for _ in texts]
-        for doc, term in connection.execute("SELECT doc, term FROM terms"):
-            counts[doc][term] += 1
-        return counts
-    finally:
-        connection.close()
 
 
 def lexical_rows(texts: list[tuple[str, str]], reference_length: float) -> list[LexicalRow]:

@@ -1,9 +1,8 @@
 """`Filters` as a Milvus boolean expression over the chunk rows, with the same meaning
 as the embedded store's SQL (`indexer.store._filter_sql`)."""
 
+import fnmatch
 import json
-import sqlite3
-from contextlib import closing
 from typing import Any
 
 from semsearch.indexer.milvus_store import MilvusStore, visible
@@ -13,8 +12,8 @@ from semsearch.search.options import Filters
 def filter_expression(filters: Filters, generation: int, store: MilvusStore) -> str:
     """The rows of generation `generation` that `filters` keep.
 
-    A path glob with a character class (`[...]`), which LIKE cannot say, is matched by
-    SQLite's own GLOB over the paths that a looser LIKE finds in the documents.
+    A path glob with a character class (`[...]`), which LIKE cannot say, is matched as
+    SQLite's GLOB would over the paths that a looser LIKE finds in the documents.
     """
     parts = [visible(generation)]
     if filters.path_prefix:
@@ -63,7 +62,7 @@ def _glob_expression(glob: str, generation: int, store: MilvusStore) -> str:
     rows: list[dict[str, Any]] = store.query(
         store.documents, f"{like} and status == \"indexed\" and {visible(generation)}",
         ["doc_id", "path"])
-    with closing(sqlite3.connect(":memory:")) as connection:
-        kept = [row["doc_id"] for row in rows if connection.execute(
-            "SELECT ? GLOB ?", (row["path"], glob)).fetchone()[0]]
+    # fnmatchcase is GLOB but for the negated class: GLOB's [^...] is its [!...].
+    pattern = glob.replace("[^", "[!")
+    kept = [row["doc_id"] for row in rows if fnmatch.fnmatchcase(row["path"], pattern)]
     return f"doc_id in {kept}"
