@@ -22,7 +22,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
-from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.generations import Schedule
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.milvus_lexical import lexical_rows
@@ -47,7 +46,13 @@ from semsearch.indexer.plan import (
     plan_files,
 )
 from semsearch.indexer.store import DocumentRow
-from semsearch.indexer.sync import DEFAULT_CHUNKING, PREFETCH_DEPTH, SyncOptions, SyncProgress
+from semsearch.indexer.sync import (
+    DEFAULT_CHUNKING,
+    PREFETCH_DEPTH,
+    SyncOptions,
+    SyncProgress,
+    load_sync_encoder,
+)
 
 __all__ = ["MilvusSyncJob", "sync_to_milvus"]
 
@@ -155,14 +160,8 @@ class _MilvusSync:
         creates the collections of a new store."""
         with self._encoder_lock:
             if self._encoder is None:
-                encoder = self.spec.load()
-                if encoder.backend != self.spec.backend:
-                    raise IndexMismatchError(
-                        f"The sync was asked for backend {self.spec.backend!r} but given a "
-                        f"{encoder.backend!r} encoder; load the encoder with that backend.")
-                if self.recorded:
-                    self.recorded.check(self.where, dimension=encoder.dimension)
-                else:
+                encoder = load_sync_encoder(self.spec, self.recorded, self.where)
+                if not self.recorded:
                     self.store.create(encoder.dimension)
                 self._encoder = encoder
             return self._encoder

@@ -159,6 +159,25 @@ def sync_folder(
     return report
 
 
+def load_sync_encoder(spec: EncoderSpec, recorded: IndexManifest | None,
+                      where: Path) -> Encoder:
+    """Load the encoder of a sync: `spec` (resolved), checked to be of its backend and,
+    for an existing index (`recorded`, at `where`), of the index's dimension.
+
+    Raises:
+        IndexMismatchError: another backend or dimension than asked for or recorded.
+        ModelLoadError: the model cannot be loaded.
+    """
+    encoder = spec.load()
+    if encoder.backend != spec.backend:
+        raise IndexMismatchError(
+            f"The sync was asked for backend {spec.backend!r} but given a "
+            f"{encoder.backend!r} encoder; load the encoder with that backend.")
+    if recorded:
+        recorded.check(where, dimension=encoder.dimension)
+    return encoder
+
+
 class _Sync:
     """Applies a plan: encodes and stages the new content, committing it in generations."""
 
@@ -196,14 +215,7 @@ class _Sync:
         index's dimension."""
         with self._encoder_lock:
             if self._encoder is None:
-                encoder = self.spec.load()
-                if encoder.backend != self.spec.backend:
-                    raise IndexMismatchError(
-                        f"The sync was asked for backend {self.spec.backend!r} but given a "
-                        f"{encoder.backend!r} encoder; load the encoder with that backend.")
-                if self.recorded:
-                    self.recorded.check(self.index_dir, dimension=encoder.dimension)
-                self._encoder = encoder
+                self._encoder = load_sync_encoder(self.spec, self.recorded, self.index_dir)
             return self._encoder
 
     def run(self) -> SyncReport:

@@ -8,9 +8,7 @@ the manifest row first, so any number of servers on one store answer alike and s
 sync as soon as it commits.
 """
 
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +21,10 @@ from semsearch.indexer.encoders import DEFAULT_RERANK_MODEL, EncoderSpec
 from semsearch.indexer.errors import IndexCorruptError
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
-from semsearch.indexer.vector_index import limit_threads
-from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
+from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE
 from semsearch.search.hits import Hit
 from semsearch.search.milvus_view import LEXICAL_KINDS, MilvusView
 from semsearch.search.options import Filters, Mode, SearchOptions
-from semsearch.search.reader import SEARCH_THREADS
 from semsearch.search.searcher import Searcher
 
 __all__ = ["MilvusReader", "MilvusSearcher"]
@@ -99,25 +95,8 @@ class MilvusSearcher(Searcher):
             IndexNotFoundError: nothing committed in the collection.
             IndexMismatchError: `encoder` names another model or backend than the store.
         """
-        self.reader = MilvusReader(target, lexical)  # type: ignore[assignment]
-        self.index_dir = self.reader.index_dir
-        manifest = self.reader.manifest
-        spec = encoder or EncoderSpec()
-        manifest.check(self.index_dir, model=spec.model, backend=spec.backend)
-        spec = spec.with_record(manifest.model, manifest.backend)
-        self.model_name, self.dimension, self.backend = (manifest.model, manifest.dimension,
-                                                          manifest.backend)
-        self.encoder = spec.load()
-        if spec.preloaded is None:
-            self.encoder.encode(["warm up"])
-        self._embeddings = EmbeddingCache(self.encoder.encode, embedding_cache_size)
-        self._embedder = ThreadPoolExecutor(thread_name_prefix="semsearch-embed",
-                                            initializer=limit_threads,
-                                            initargs=(SEARCH_THREADS,))
-        self.rerank_model = rerank_model
-        self._reranker = None
-        self._reranker_failed = False
-        self._lock = threading.Lock()
+        self._open(MilvusReader(target, lexical), encoder,  # type: ignore[arg-type]
+                   rerank_model, embedding_cache_size)
 
     def _search_one(self, query: str, vector: Callable[[], NDArray[np.float32]],
                     options: SearchOptions, timings: dict[str, float]) -> list[Hit]:

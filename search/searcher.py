@@ -68,9 +68,15 @@ class Searcher:
             IndexMismatchError: `encoder` names another model or backend than the index.
             ModelLoadError: the model cannot be loaded.
         """
-        self.reader = IndexReader(index_dir)
-        self.index_dir = self.reader.index_dir
-        manifest = self.reader.manifest
+        self._open(IndexReader(index_dir), encoder, rerank_model, embedding_cache_size)
+
+    def _open(self, reader: IndexReader, encoder: EncoderSpec | None, rerank_model: str,
+              embedding_cache_size: int) -> None:
+        """Keep `reader` and load the model its manifest records (see `__init__`); a
+        searcher of another store calls this with its own reader."""
+        self.reader = reader
+        self.index_dir = reader.index_dir
+        manifest = reader.manifest
         spec = encoder or EncoderSpec()
         manifest.check(self.index_dir, model=spec.model, backend=spec.backend)
         spec = spec.with_record(manifest.model, manifest.backend)

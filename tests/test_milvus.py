@@ -163,13 +163,20 @@ def _clean(root: Path, milvus_uri: str, name: str, encoder: Encoder) -> dict[str
     return _snapshot(target)
 
 
-def test_incremental_syncs_equal_a_clean_run(tmp_path: Path, milvus_uri: str,
-                                             encoder: Encoder) -> None:
+def _synced(tmp_path: Path, milvus_uri: str, name: str,
+            encoder: Encoder) -> tuple[Path, MilvusTarget, EncoderSpec]:
+    """SEARCH_DOCS written under `tmp_path` and synced into collection `name`."""
     root = tmp_path / "docs"
     search_write_docs(root, SEARCH_DOCS)
-    target = MilvusTarget(milvus_uri, "incremental")
+    target = MilvusTarget(milvus_uri, name)
     spec = EncoderSpec.of(encoder)
     sync_to_milvus(root, target, spec, OPTIONS)
+    return root, target, spec
+
+
+def test_incremental_syncs_equal_a_clean_run(tmp_path: Path, milvus_uri: str,
+                                             encoder: Encoder) -> None:
+    root, target, spec = _synced(tmp_path, milvus_uri, "incremental", encoder)
     again = sync_to_milvus(root, target, spec, OPTIONS)
     assert (again.chunks_encoded, again.unchanged) == (0, len(SEARCH_DOCS))
     _change(root)
@@ -213,12 +220,8 @@ sync_to_milvus(Path(root), MilvusTarget(uri, name), EncoderSpec(model, "torch", 
 def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
         tmp_path: Path, milvus_uri: str, encoder: Encoder, method: str, calls: int,
         files: int, committed: bool | None) -> None:
-    root = tmp_path / "docs"
-    search_write_docs(root, SEARCH_DOCS)
     name = f"killed_{method}_{calls}_{files}"
-    target = MilvusTarget(milvus_uri, name)
-    spec = EncoderSpec.of(encoder)
-    sync_to_milvus(root, target, spec, OPTIONS)
+    root, target, spec = _synced(tmp_path, milvus_uri, name, encoder)
     searcher = MilvusSearcher(target, spec)
     before = _hits(searcher, "bread", SearchOptions(k=20))
     _change(root)
@@ -243,11 +246,7 @@ def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
 
 def test_a_sync_in_generations_equals_one_in_one(tmp_path: Path, milvus_uri: str,
                                                  encoder: Encoder) -> None:
-    root = tmp_path / "docs"
-    search_write_docs(root, SEARCH_DOCS)
-    target = MilvusTarget(milvus_uri, "in_generations")
-    spec = EncoderSpec.of(encoder)
-    sync_to_milvus(root, target, spec, OPTIONS)
+    root, target, spec = _synced(tmp_path, milvus_uri, "in_generations", encoder)
     _change(root)
     report = sync_to_milvus(root, target, spec, SyncOptions(
         **SEARCH_SYNC_OPTIONS_KW, generation_files=1, commit_share=1.0))
@@ -257,11 +256,7 @@ def test_a_sync_in_generations_equals_one_in_one(tmp_path: Path, milvus_uri: str
 
 def test_two_searchers_answer_alike_and_see_a_sync(tmp_path: Path, milvus_uri: str,
                                                    encoder: Encoder) -> None:
-    root = tmp_path / "docs"
-    search_write_docs(root, SEARCH_DOCS)
-    target = MilvusTarget(milvus_uri, "two_readers")
-    spec = EncoderSpec.of(encoder)
-    sync_to_milvus(root, target, spec, OPTIONS)
+    root, target, spec = _synced(tmp_path, milvus_uri, "two_readers", encoder)
     first, second = MilvusSearcher(target, spec), MilvusSearcher(target, spec)
     try:
         for query in QUERIES:
@@ -277,10 +272,7 @@ def test_two_searchers_answer_alike_and_see_a_sync(tmp_path: Path, milvus_uri: s
 
 def test_two_servers_answer_alike_and_see_a_sync_by_one(tmp_path: Path, milvus_uri: str,
                                                         encoder: Encoder) -> None:
-    root = tmp_path / "docs"
-    search_write_docs(root, SEARCH_DOCS)
-    target = MilvusTarget(milvus_uri, "two_servers")
-    sync_to_milvus(root, target, EncoderSpec.of(encoder), OPTIONS)
+    root, _, _ = _synced(tmp_path, milvus_uri, "two_servers", encoder)
     env = {"SEMSEARCH_MILVUS_URI": milvus_uri, "SEMSEARCH_MILVUS_COLLECTION": "two_servers"}
     servers = [start_server(tmp_path / "unused", env) for _ in range(2)]
     bases = [base for _, base in servers]
