@@ -1,13 +1,15 @@
 """Helpers shared by the test modules (imported as `tests.helpers`)."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from semsearch.indexer.encoders import DEFAULT_MODEL, Encoder, EncoderSpec
 from semsearch.indexer.encoders.spec import LoadedEncoders
+from semsearch.indexer.store import Store
 
 
 class _CallLoader(LoadedEncoders):
@@ -164,3 +166,13 @@ def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(plan, "parse_document", parse)
     return parsed
+
+
+@contextmanager
+def readonly_store(index_dir: Path) -> Iterator[Store]:
+    """The index's store opened read-only, closed on leaving the block."""
+    store = Store.open_readonly(index_dir)
+    try:
+        yield store
+    finally:
+        store.close()

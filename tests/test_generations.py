@@ -5,8 +5,6 @@ Real SQLite, FAISS and model, on folders of a few tiny notes."""
 import json
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,12 @@ from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexNotFoundError
 from semsearch.indexer.generations import Schedule
 from semsearch.indexer.index_dir import vectors_path
-from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.search.options import SearchOptions
 from semsearch.search.searcher import Searcher
 from tests.forked import run_forked
-from tests.helpers import count_parses
+from tests.helpers import count_parses, readonly_store
 
 MARKER = "quince"  # in every note: a lexical search for it lists the whole index
 NOTES = 7
@@ -49,15 +46,6 @@ def _write_notes(root: Path, numbers: range) -> list[str]:
     return [f"n{i:02d}.md" for i in numbers]
 
 
-@contextmanager
-def _store(index_dir: Path) -> Iterator[Store]:
-    store = Store.open_readonly(index_dir)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _visible_paths(searcher: Searcher) -> set[str]:
     """The paths a searcher finds, by lexical and by dense search (which must agree)."""
     lexical = searcher.search(MARKER, SearchOptions(k=100, mode="lexical", highlight=False))
@@ -71,7 +59,7 @@ def _contents(index_dir: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
                                         np.ndarray, list[int]]:
     """(documents, chunks with ids, their embeddings, the FAISS file's ids) of an index
     whose last sync finished: no staging left, one FAISS file."""
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         connection = store.connection
         documents = connection.execute(
             "SELECT path, content_hash, size, status, title FROM documents ORDER BY path"
@@ -156,7 +144,7 @@ def test_a_first_sync_is_searchable_generation_by_generation(
     searchers[0].close()
     assert report.generations == 4 and report.added == NOTES
     assert seen == {1: set(paths[:2]), 2: set(paths[:4]), 3: set(paths[:6]), 4: set(paths)}
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert store.generation() == 4
     clean = tmp_path / "clean"
     assert sync_folder(tmp_path / "docs", clean, spec, ONE_GENERATION).generations == 1
@@ -214,7 +202,7 @@ def test_a_reader_never_sees_a_generation_before_its_faiss_file(
         connection reads, and whether the file of the generation it reads is there."""
         for _ in range(2):
             if (index_dir / "index.sqlite").exists():
-                with _store(index_dir) as store:
+                with readonly_store(index_dir) as store:
                     committed = store.generation()
                 seen.append((generation, committed,
                              committed == 0 or vectors_path(index_dir, committed).exists()))
@@ -252,7 +240,7 @@ def test_a_kill_keeps_the_committed_generations_and_the_rerun_finishes_the_rest(
 
     assert run_forked(killed_in_the_second_commit) == -signal.SIGKILL
     # Generation 1 stands, whole and searchable; generation 2's file names no generation.
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert store.generation() == 1
         assert np.sort(VectorIndex.load(vectors_path(index_dir, 1)).ids()).tolist() == \
             store.chunk_ids().tolist()

@@ -3,8 +3,7 @@
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -14,11 +13,17 @@ import pytest
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexLockedError, IndexMismatchError
 from semsearch.indexer.index_dir import load_vectors, sync_lock, vectors_path
-from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.settings import DEFAULT_MODEL
-from tests.helpers import PDF_PAGES, PDF_QUESTION, count_parses, make_pdf, spec_loading
+from tests.helpers import (
+    PDF_PAGES,
+    PDF_QUESTION,
+    count_parses,
+    make_pdf,
+    readonly_store,
+    spec_loading,
+)
 
 GOOD = {
     "notes.txt": "Meeting notes. We agreed to ship the search engine on Friday.\n",
@@ -54,17 +59,8 @@ def _sync(root: Path, index_dir: Path, load: Callable[[], Encoder],
     return sync_folder(root, index_dir, spec_loading(load, model), options)
 
 
-@contextmanager
-def _store(index_dir: Path) -> Iterator[Store]:
-    store = Store.open_readonly(index_dir)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _chunk_ids_by_path(index_dir: Path) -> dict[str, list[int]]:
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         rows = store.connection.execute(
             "SELECT d.path, c.id FROM chunks c JOIN documents d ON d.id = c.doc_id "
             "ORDER BY d.path, c.ordinal").fetchall()
@@ -77,7 +73,7 @@ def _chunk_ids_by_path(index_dir: Path) -> dict[str, list[int]]:
 def _assert_consistent(index_dir: Path, encoder: Encoder) -> np.ndarray:
     """The FAISS file of the current generation holds exactly SQLite's chunk ids and
     their vectors; return those ids."""
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         generation = store.generation()
         sqlite_ids = store.chunk_ids()
         path = vectors_path(index_dir, generation)
@@ -129,7 +125,7 @@ def test_first_sync_indexes_good_files_and_skips_bad(
 
     ids = _assert_consistent(index_dir, encoder)
     assert len(ids) == report.chunks_written
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         documents = store.documents()
         assert {p for p, d in documents.items() if d.status == "indexed"} == set(GOOD)
         assert {p for p, d in documents.items() if d.status == "skipped"} == set(BAD)
@@ -159,7 +155,7 @@ def test_unchanged_sync_does_no_work_and_loads_no_model(
     assert (report.added, report.updated, report.removed, report.renamed) == (0, 0, 0, 0)
     assert report.chunks_encoded == 0 and report.chunks_written == 0
     assert _chunk_ids_by_path(index_dir) == before
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert store.generation() == 1
     _assert_consistent(index_dir, encoder)
 
@@ -227,7 +223,7 @@ def test_an_index_older_than_page_breaks_stays_readable_and_gains_them(
     connection.close()
 
     def chunk_pages() -> list[tuple[int | None, tuple[int, ...]]]:
-        with _store(index_dir) as store:  # read-only, as a server opens it
+        with readonly_store(index_dir) as store:  # read-only, as a server opens it
             doc_id = store.documents()["logbook.pdf"].id
             return [(c.page, c.page_breaks) for c in store.document_chunks(doc_id)]
 
@@ -257,7 +253,7 @@ def test_touched_file_with_same_content_is_not_reencoded(
     assert report.unchanged == len(GOOD)
     assert report.chunks_encoded == 0 and report.updated == 0
     assert _chunk_ids_by_path(index_dir) == before
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert store.documents()["notes.txt"].mtime == (folder / "notes.txt").stat().st_mtime
     _assert_consistent(index_dir, encoder)
 
@@ -279,7 +275,7 @@ def test_modified_file_is_updated_alone(folder: Path, index_dir: Path, encoder: 
     assert not set(after["notes.txt"]) & set(before["notes.txt"])
     ids = _assert_consistent(index_dir, encoder)
     assert not set(before["notes.txt"]) & set(ids.tolist())
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         texts = [r.text for r in store.document_chunks(store.documents()["notes.txt"].id)]
         assert any("Monday" in text for text in texts)
         assert not any("Friday" in text for text in texts)
@@ -297,7 +293,7 @@ def test_deleted_file_is_removed(folder: Path, index_dir: Path, encoder: Encoder
     ids = set(_assert_consistent(index_dir, encoder).tolist())
     assert not ids & set(before["guide.md"])
     assert ids == {i for path, chunk_ids in before.items() if path != "guide.md" for i in chunk_ids}
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert "guide.md" not in store.documents()
         assert "broken.pdf" not in store.documents()
         assert store.connection.execute(
@@ -346,7 +342,7 @@ def test_file_that_turns_bad_loses_its_chunks(
     assert report.skipped_unchanged == len(BAD)
     ids = set(_assert_consistent(index_dir, encoder).tolist())
     assert not ids & set(before["notes.txt"])
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         row = store.documents()["notes.txt"]
         assert (row.status, row.error) == ("skipped", "binary file")
 
@@ -386,7 +382,7 @@ def test_rebuild_reencodes_everything(folder: Path, index_dir: Path, encoder: En
     report = _sync(folder, index_dir, lambda: encoder,
                    SyncOptions(chunk_tokens=32, chunk_overlap=0, rebuild=True))
     assert report.chunks_written >= first.chunks_written
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert store.meta()["chunk_tokens"] == "32"
     assert _sync(folder, index_dir, _never,
                  SyncOptions(chunk_tokens=32, chunk_overlap=0)).chunks_encoded == 0
@@ -405,7 +401,7 @@ def test_damaged_faiss_file_is_rebuilt_from_sqlite(
     folder: Path, index_dir: Path, encoder: Encoder, damage: str
 ) -> None:
     _sync(folder, index_dir, lambda: encoder)
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         path = vectors_path(index_dir, store.generation())
         expected = store.chunk_ids().tolist()
         if damage == "delete":
@@ -423,7 +419,7 @@ def test_faiss_file_with_other_ids_is_rebuilt(
     folder: Path, index_dir: Path, encoder: Encoder
 ) -> None:
     _sync(folder, index_dir, lambda: encoder)
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         path = vectors_path(index_dir, store.generation())
         stale = VectorIndex.empty(encoder.dimension)
         stale.add(np.array([999_999], dtype=np.int64),
@@ -501,7 +497,7 @@ def test_pipeline_keeps_each_vector_with_its_chunk(
                          SyncOptions(chunk_tokens=16, chunk_overlap=4), events.append)
     assert report.added == len(texts) + 1 and not report.skipped
     ids = _assert_consistent(index_dir, encoder)
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         rows = store.connection.execute(
             "SELECT c.id, c.text, c.embedding, d.path, c.ordinal FROM chunks c "
             "JOIN documents d ON d.id = c.doc_id ORDER BY c.id").fetchall()
@@ -562,7 +558,7 @@ def test_pipeline_producer_error_propagates_and_commits_nothing(
         _sync(folder, index_dir, lambda: encoder)
     # The failed run committed nothing: the previous index is whole and unchanged.
     assert _chunk_ids_by_path(index_dir) == before
-    with _store(index_dir) as store:
+    with readonly_store(index_dir) as store:
         assert store.generation() == 1
     # Fixed, the next run finishes the job.
     monkeypatch.setattr(sync, "parse_document", real_parse)
