@@ -16,6 +16,10 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from semsearch.indexer.chunk import chunk_document
 from semsearch.indexer.documents import ParsedDocument
@@ -95,10 +99,12 @@ class Action:
 
 @dataclass
 class Pending:
-    """New content to encode: its staged_chunks rows, all but the embedding."""
+    """New content to encode: its staged_chunks rows, all but the embedding; `vectors`
+    are their embeddings when they come encoded already (the Ray pipeline)."""
 
     content_hash: str
     rows: list[dict[str, object]]
+    vectors: NDArray[np.float32] | None = None
 
 
 @dataclass
@@ -209,6 +215,23 @@ class Examiner:
 
     def examine(self, action: Action) -> Pending | None:
         """Decide what `action` does (its kind, hash, stat); return new content, if any."""
+        data = self.read(action)
+        if data is None:
+            return None
+        pending = None
+        if action.content_hash not in self.seen:
+            try:
+                document = parse_document(action.path, data)
+            except ParseError as error:
+                action.skipped(self.report, error.reason)
+                return None
+            pending = self.chunk(action.content_hash, document)
+        self.count(action)
+        return pending
+
+    def read(self, action: Action) -> bytes | None:
+        """Read and hash `action`'s file, deciding a skip, touch or rename; return its
+        bytes when its content may need parsing (a write), else None."""
         if not is_supported(action.path):
             action.skipped(self.report, UNSUPPORTED_TYPE)
             return None
@@ -225,22 +248,17 @@ class Examiner:
             return None
         # The stat the bytes were read at, so the stored stat always matches the content.
         data, action.size, action.mtime = content.data, content.size, content.mtime
-        action.content_hash = hashlib.blake2b(data, digest_size=20).hexdigest()
+        action.content_hash = content_hash(data)
         if self._reuses_stored_chunks(action):
             return None
-        pending = None
-        if action.content_hash not in self.seen:
-            try:
-                document = parse_document(action.path, data)
-            except ParseError as error:
-                action.skipped(self.report, error.reason)
-                return None
-            pending = self.chunk(action.content_hash, document)
+        return data
+
+    def count(self, action: Action) -> None:
+        """Count a write whose content was chunked (or is known) as added or updated."""
         if action.row is None:
             self.report.added += 1
         else:
             self.report.updated += 1
-        return pending
 
     def _reuses_stored_chunks(self, action: Action) -> bool:
         """A file whose content is stored already: touched in place, or renamed."""
@@ -260,16 +278,29 @@ class Examiner:
     def chunk(self, content_hash: str, document: ParsedDocument) -> Pending:
         """The staged rows of a parsed document: its chunks and their BM25 text."""
         encoder = self.encoder()
-        max_tokens = min(self.chunking.tokens, encoder.max_tokens)
-        overlap = min(self.chunking.overlap, max_tokens // 2)
-        chunks = chunk_document(document, encoder.tokenizer, max_tokens, overlap)
-        lexical_title = segment(document.title)
-        return Pending(content_hash, [{
-            "ordinal": chunk.ordinal, "title": document.title, "format": document.format,
-            "text": chunk.text, "start": chunk.start, "end": chunk.end, "page": chunk.page,
-            "page_breaks": json.dumps(list(chunk.page_breaks)),
-            "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
-            "token_count": chunk.token_count,
-            "lexical_title": lexical_title + " " + segment(" ".join(chunk.headings)),
-            "lexical_body": segment(chunk.text),
-        } for chunk in chunks])
+        return Pending(content_hash, chunk_rows(document, encoder.tokenizer,
+                                                encoder.max_tokens, self.chunking))
+
+
+def content_hash(data: bytes) -> str:
+    """The hash a file's content is known by (the store's `content_hash`)."""
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def chunk_rows(document: ParsedDocument, tokenizer: Any, model_max_tokens: int,
+               chunking: Chunking) -> list[dict[str, object]]:
+    """The staged rows (all but the embedding) of a parsed document: its chunks, cut as
+    `tokenizer` counts tokens, and their BM25 text."""
+    max_tokens = min(chunking.tokens, model_max_tokens)
+    overlap = min(chunking.overlap, max_tokens // 2)
+    chunks = chunk_document(document, tokenizer, max_tokens, overlap)
+    lexical_title = segment(document.title)
+    return [{
+        "ordinal": chunk.ordinal, "title": document.title, "format": document.format,
+        "text": chunk.text, "start": chunk.start, "end": chunk.end, "page": chunk.page,
+        "page_breaks": json.dumps(list(chunk.page_breaks)),
+        "headings": json.dumps(list(chunk.headings), ensure_ascii=False),
+        "token_count": chunk.token_count,
+        "lexical_title": lexical_title + " " + segment(" ".join(chunk.headings)),
+        "lexical_body": segment(chunk.text),
+    } for chunk in chunks]

@@ -15,9 +15,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
@@ -35,6 +39,7 @@ from semsearch.indexer.plan import (
     ENCODE_GROUP,
     Action,
     Chunking,
+    Examined,
     Examiner,
     Pending,
     SkippedFile,
@@ -45,6 +50,9 @@ from semsearch.indexer.plan import (
 from semsearch.indexer.store import DocumentRow, Store
 from semsearch.indexer.vector_index import VectorIndex
 from semsearch.indexer.vector_policy import VectorIndexPolicy
+
+if TYPE_CHECKING:  # Ray is optional: imported only for a --ray sync
+    from semsearch.indexer.ray_pipeline import RayPipeline
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +217,7 @@ class _Sync:
         self.staged: set[str] = set()
         self._encoder: Encoder | None = None
         self._encoder_lock = threading.Lock()
+        self.pipeline: RayPipeline | None = None
 
     def encoder(self) -> Encoder:
         """The model, loaded on first use (from either thread) and checked against the
@@ -258,7 +267,8 @@ class _Sync:
     def _manifest(self) -> IndexManifest:
         """The manifest the commits record (their generation and vectors set there)."""
         assert self.spec.model and self.spec.backend
-        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        dimension = (self.recorded.dimension if self.recorded else
+                     self.pipeline.dimension if self.pipeline else self.encoder().dimension)
         return IndexManifest(
             model=self.spec.model, backend=self.spec.backend, dimension=dimension,
             chunk_tokens=self.chunking.tokens, chunk_overlap=self.chunking.overlap,
@@ -274,7 +284,7 @@ class _Sync:
         waiting: list[Action] = []
         total = len(plan.candidates)
         self.schedule.open(time.monotonic())
-        for handover in prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse"):
+        for handover in self._handovers(examiner):
             waiting += handover.actions
             self.pending += handover.pending
             if sum(len(p.rows) for p in self.pending) >= ENCODE_GROUP:
@@ -285,6 +295,20 @@ class _Sync:
             self._progress(handover.files_done, total)
         self._encode_pending()
         return waiting
+
+    def _handovers(self, examiner: Examiner) -> Iterator[Examined]:
+        """The examined files and their new content: parsed and chunked by a producer
+        thread for the encoder here, or, with `--ray`, parsed, chunked and encoded by a
+        Ray Data pipeline (`indexer.ray_pipeline`)."""
+        if self.spec.ray is None:
+            return prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse")
+        from semsearch.indexer.ray_pipeline import RayPipeline
+
+        self.pipeline = RayPipeline(self.spec, self.chunking, self.options.batch_size,
+                                    self.options.max_file_bytes)
+        if self.recorded:
+            self.recorded.check(self.index_dir, dimension=self.pipeline.dimension)
+        return self.pipeline.handovers(examiner, self.options.generation_files)
 
     def _generation_due(self, files_waiting: int) -> bool:
         """Whether the files waiting make a generation now; when they would, their content
@@ -311,8 +335,7 @@ class _Sync:
         """Encode the pending content in one call and stage it in one transaction."""
         if not self.pending:
             return
-        texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
-        vectors = self.encoder().encode(texts, self.options.batch_size)
+        vectors = self._vectors()
         staged: dict[str, list[dict[str, object]]] = {}
         offset = 0
         for pending in self.pending:
@@ -326,6 +349,14 @@ class _Sync:
         self.staged.update(staged)
         self.report.chunks_encoded += offset
         self.pending = []
+
+    def _vectors(self) -> NDArray[np.float32]:
+        """The pending rows' vectors: encoded here, or as the Ray pipeline sent them."""
+        sent = [pending.vectors for pending in self.pending if pending.vectors is not None]
+        if len(sent) == len(self.pending):
+            return np.concatenate(sent)
+        texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
+        return self.encoder().encode(texts, self.options.batch_size)
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:

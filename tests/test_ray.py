@@ -52,8 +52,9 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def _encoder_actors() -> int:
-    """How many encoder actors this Ray has started, living or dead (the GCS's table)."""
-    return sum(actor["ActorClassName"].endswith("BatchEncoder")
+    """How many encoder actors this Ray has started, living or dead (the GCS's table):
+    `RayEncoder`'s, and those of the pools of a sync's Ray Data pipeline."""
+    return sum(actor["ActorClassName"].endswith(("BatchEncoder", "(ChunkEncoder))"))
                for actor in ray._private.state.actors().values())
 
 

@@ -30,12 +30,9 @@ class BatchEncoder:
     """Holds one loaded encoder inside a Ray worker (an actor or a Ray Data pool)."""
 
     def __init__(self, spec: "EncoderSpec") -> None:
-        ray = import_ray()
-        # the ONNX backend's tokenizer holds a lock, which pickle refuses
-        ray.util.register_serializer(FastTokenizer, serializer=_fast_tokenizer_state,
-                                     deserializer=_fast_tokenizer_from_state)
+        register_tokenizer_serializer()
         self.encoder: Encoder = spec.load()
-        self.node_id: str = ray.get_runtime_context().get_node_id()
+        self.node_id: str = import_ray().get_runtime_context().get_node_id()
 
     def describe(self) -> tuple[int, int, Any]:
         """(dimension, max_tokens, tokenizer): what the driver needs to chunk."""
@@ -55,6 +52,13 @@ class BatchEncoder:
     def _batch_size(self, requested: int) -> int:
         on_gpu = self.encoder.device.startswith("cuda")
         return max(requested, GPU_BATCH_SIZE) if on_gpu else requested
+
+
+def register_tokenizer_serializer() -> None:
+    """Let this process send a `FastTokenizer` through Ray: the ONNX backend's tokenizer
+    holds a lock, which pickle refuses, so it travels as its tokenizer.json text."""
+    import_ray().util.register_serializer(FastTokenizer, serializer=_fast_tokenizer_state,
+                                          deserializer=_fast_tokenizer_from_state)
 
 
 def _fast_tokenizer_state(tokenizer: FastTokenizer) -> tuple[str, int, int]:
