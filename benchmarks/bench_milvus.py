@@ -93,8 +93,8 @@ def write_rate(target: MilvusTarget, rows: int) -> float:
     copy = MilvusStore(scratch)
     try:
         state = store.require_committed()
-        source = store.client.query(store.chunks, filter="pk >= 0", limit=rows,
-                                    output_fields=CHUNK_FIELDS)
+        source = store.client.query(store.at(state.build).chunks, filter="pk >= 0",
+                                    limit=rows, output_fields=CHUNK_FIELDS)
         copy.create(state.manifest.dimension)
         started = time.perf_counter()
         copy.insert(copy.chunks, source)

@@ -1,4 +1,5 @@
-"""The schemas and indexes of a Milvus store's four collections (see `milvus_store`)."""
+"""The schemas and indexes of a Milvus store's collections (see `milvus_store`), and the
+dense index types a store may be built with."""
 
 from typing import Any
 
@@ -6,13 +7,64 @@ from typing import Any
 PLACEHOLDER = [0.0, 0.0]
 TEXT_LENGTH = 65_535  # bytes, Milvus' largest VARCHAR
 PATH_LENGTH = 4_096
-# Exact search: the answers equal the embedded index's flat FAISS. A Milvus Distributed
-# deployment past a few million chunks would choose HNSW here (docs/scale-out.md).
-DENSE_INDEX = {"index_type": "FLAT", "metric_type": "IP"}
+# The dense index types a store may be built with, and their build parameters. FLAT is
+# exact search: the answers equal the embedded index's flat FAISS (the default). The
+# others are approximate, for a Milvus holding millions of chunks (docs/scale-out.md);
+# milvus-lite builds FLAT, HNSW, IVF_FLAT and IVF_SQ8 itself (with faiss), and AUTOINDEX
+# is the server's choice. Vectors are unit length: inner product is cosine.
+DENSE_INDEXES: dict[str, dict[str, int]] = {
+    "FLAT": {}, "HNSW": {"M": 16, "efConstruction": 200},
+    "IVF_FLAT": {"nlist": 128}, "IVF_SQ8": {"nlist": 128}, "AUTOINDEX": {}}
+DEFAULT_DENSE_INDEX = "FLAT"
+# Search-time breadth of the approximate indexes: HNSW's `ef` (at least the number of
+# hits asked for) and the IVF cells probed.
+HNSW_EF = 128
+IVF_NPROBE = 16
 
 
-def create_collections(client: Any, name: str, dimension: int) -> None:
-    """Create and load the collections of the store `name` that are not there yet."""
+def dense_index(index_type: str) -> dict[str, Any]:
+    """The index parameters of the dense field for `index_type`.
+
+    Raises:
+        ValueError: not one of DENSE_INDEXES.
+    """
+    if index_type not in DENSE_INDEXES:
+        raise ValueError(f"Unknown Milvus dense index {index_type!r}; use one of "
+                         f"{', '.join(DENSE_INDEXES)}.")
+    return {"index_type": index_type, "metric_type": "IP",
+            "params": dict(DENSE_INDEXES[index_type])}
+
+
+def dense_search_params(index_type: str, limit: int) -> dict[str, Any]:
+    """The search parameters of a dense search for `limit` hits on `index_type`."""
+    params: dict[str, Any] = {}
+    if index_type == "HNSW":
+        params["ef"] = max(HNSW_EF, limit)
+    elif index_type.startswith("IVF_"):
+        params["nprobe"] = IVF_NPROBE
+    return {"metric_type": "IP", "params": params}
+
+
+def create_manifest(client: Any, name: str) -> None:
+    """Create (loaded) the manifest collection `name` if it is not there: the committed
+    state and the sync leases."""
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("pk", DataType.INT64, is_primary=True)
+    schema.add_field("state", DataType.VARCHAR, max_length=TEXT_LENGTH)
+    schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+    params = client.prepare_index_params()
+    params.add_index("placeholder", index_type="FLAT", metric_type="L2")
+    if not client.has_collection(name):
+        client.create_collection(name, schema=schema, index_params=params,
+                                 consistency_level="Strong")
+
+
+def create_collections(client: Any, name: str, dimension: int, index_type: str) -> None:
+    """Create and load the chunk, document and term collections of one build (`name`,
+    `name`_documents, `name`_terms) that are not there yet; the dense index `index_type`.
+    """
     from pymilvus import DataType, Function, FunctionType
 
     def schema(*fields: tuple[str, Any, dict[str, Any]]) -> Any:
@@ -54,16 +106,14 @@ def create_collections(client: Any, name: str, dimension: int) -> None:
         ("indexed_at", DataType.DOUBLE, {}), *versioned, *placeholder)
     terms = schema(("dimension", DataType.INT64, {}), ("frequency", DataType.INT64, {}),
                    *versioned, *placeholder)
-    manifest = schema(("state", DataType.VARCHAR, text), *placeholder)
-    chunk_indexes = [("dense", DENSE_INDEX),
+    chunk_indexes = [("dense", dense_index(index_type)),
                      ("lexical", {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP"}),
                      ("native_bm25", {"index_type": "SPARSE_INVERTED_INDEX",
                                       "metric_type": "BM25"})]
     placeholder_index = [("placeholder", {"index_type": "FLAT", "metric_type": "L2"})]
     for collection, made, indexes in [
             (name, chunks, chunk_indexes), (f"{name}_documents", documents, placeholder_index),
-            (f"{name}_terms", terms, placeholder_index),
-            (f"{name}_manifest", manifest, placeholder_index)]:
+            (f"{name}_terms", terms, placeholder_index)]:
         if client.has_collection(collection):
             continue
         params = client.prepare_index_params()

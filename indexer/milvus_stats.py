@@ -3,7 +3,6 @@ record as an index directory's (`indexer.stats`)."""
 
 from pathlib import Path
 
-from semsearch.indexer.milvus_schema import DENSE_INDEX
 from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget, visible
 from semsearch.indexer.plan import SkippedFile
 from semsearch.indexer.stats import IndexStats, index_stats
@@ -21,22 +20,22 @@ def store_stats(index_dir: Path, target: MilvusTarget | None) -> IndexStats:
 
 def milvus_stats(target: MilvusTarget) -> IndexStats:
     """Counts and settings of the committed generation of a Milvus store."""
-    store = MilvusStore(target)
+    client = MilvusStore(target)
     try:
-        state = store.require_committed()
+        state = client.require_committed()
+        store = client.at(state.build)
         store.load()
         now = visible(state.generation)
         documents = store.count(store.documents, f'status == "indexed" and {now}')
         skipped = store.query(store.documents, f'status == "skipped" and {now}',
                               ["path", "error"])
     finally:
-        store.close()
+        client.close()
     manifest = state.manifest
     return IndexStats(
         documents=documents, chunks=state.chunks, skipped=len(skipped),
         model=manifest.model, backend=manifest.backend, dimension=manifest.dimension,
-        index_type=f"Milvus {DENSE_INDEX['index_type']} ({DENSE_INDEX['metric_type']}), "
-                   "cosine on L2-normalised vectors",
+        index_type=f"Milvus {state.dense_index} (IP), cosine on L2-normalised vectors",
         vector_index={**manifest.vector_index, "vectors": state.chunks},
         chunk_tokens=manifest.chunk_tokens, chunk_overlap=manifest.chunk_overlap,
         root=manifest.root, generation=manifest.generation, last_sync=manifest.last_sync,

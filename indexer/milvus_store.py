@@ -1,15 +1,19 @@
 """The one place that talks to Milvus: a collection of chunks and its companions.
 
-A store named NAME is four collections:
+A store named NAME is a manifest collection and, for each build, three more:
   NAME            one row per chunk: text, offsets, headings, path and document, mtime and
                   type for the filters, the dense vector (unit length, inner product: that
                   is cosine), the BM25 sparse vector (`milvus_lexical`) and the lexical text
                   Milvus' own BM25 function reads;
   NAME_documents  one row per file: indexed or skipped (with the reason), its stat;
   NAME_terms      the document frequency of each sparse dimension (BM25's IDF);
-  NAME_manifest   one row: the manifest (model, chunking, folder), the committed
-                  generation and the collection's BM25 statistics.
+  NAME_manifest   the committed state (row 0): the manifest (model, chunking, folder),
+                  the committed build and generation, the BM25 statistics; and the
+                  leases of the syncs (`milvus_lease`).
 (Milvus wants a vector in every collection: the last three hold a 2-d placeholder.)
+A `--rebuild` writes a new build beside the committed one, NAME__build<N> and its
+companions, and the commit that names it in the manifest switches every reader over;
+then the old build's collections are dropped. The first build has the plain names.
 
 Milvus has no multi-row transactions, so every row carries `generation` (the sync that
 wrote it) and `retired` (the sync that replaced it; 0 while current), and readers see
@@ -26,13 +30,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from semsearch.indexer.errors import IndexerError, IndexNotFoundError
 from semsearch.indexer.manifest import IndexManifest
-from semsearch.indexer.milvus_schema import PLACEHOLDER, create_collections
+from semsearch.indexer.milvus_schema import (
+    DEFAULT_DENSE_INDEX,
+    PLACEHOLDER,
+    create_collections,
+    create_manifest,
+    dense_index,
+)
 
 CHUNK_FIELDS = ["pk", "doc_id", "path", "file_type", "content_hash", "mtime", "ordinal",
                 "title", "format", "text", "start", "end", "page", "page_breaks",
@@ -42,6 +53,9 @@ DOCUMENT_FIELDS = ["pk", "doc_id", "path", "content_hash", "size", "mtime", "tit
                    "format", "status", "error", "indexed_at", "generation", "retired"]
 # Rows per request: Milvus caps the size of one insert, query and filter expression.
 BATCH = 500
+# The manifest collection's rows: the committed state; leases have hashed keys.
+STATE_ROW = 0
+BUILD_SEPARATOR = "__build"
 
 
 class MilvusStoreError(IndexerError):
@@ -67,6 +81,11 @@ class MilvusTarget:
         uri: http://host:19530 (Milvus, or `milvus-lite server`).
         collection: the store's name; its companion collections add suffixes.
         token / user / password: credentials of a Milvus with authentication.
+        dense_index: the dense index type of a new store or a rebuild (`milvus_schema.
+            DENSE_INDEXES`); None: FLAT for a new store, its own for an existing one.
+
+    Raises:
+        ValueError: `dense_index` is not a known index type.
     """
 
     uri: str
@@ -74,6 +93,11 @@ class MilvusTarget:
     token: str | None = field(default=None, repr=False)
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    dense_index: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dense_index is not None:
+            dense_index(self.dense_index)
 
     def connect(self) -> Any:
         """A `pymilvus.MilvusClient` of this server.
@@ -102,16 +126,24 @@ class MilvusTarget:
 
 @dataclass(frozen=True)
 class CommittedState:
-    """The manifest row: what readers filter on and score BM25 with."""
+    """The manifest row: what readers filter on and score BM25 with; `build` names the
+    collections the committed generation lives in."""
 
     manifest: IndexManifest
     chunks: int
     lexical_length: int
     reference_length: float
+    build: int = 0
 
     @property
     def generation(self) -> int:
         return self.manifest.generation
+
+    @property
+    def dense_index(self) -> str:
+        """The dense index type of the build."""
+        return str(self.manifest.vector_index.get("params", {}).get("index",
+                                                                    DEFAULT_DENSE_INDEX))
 
     @property
     def mean_length(self) -> float:
@@ -120,7 +152,8 @@ class CommittedState:
     def to_json(self) -> str:
         return json.dumps({"manifest": self.manifest.to_meta(), "chunks": self.chunks,
                            "lexical_length": self.lexical_length,
-                           "reference_length": self.reference_length})
+                           "reference_length": self.reference_length,
+                           "build": self.build})
 
     @classmethod
     def from_json(cls, text: str) -> "CommittedState":
@@ -128,7 +161,7 @@ class CommittedState:
         manifest = IndexManifest.from_meta(value["manifest"])
         assert manifest is not None
         return cls(manifest, int(value["chunks"]), int(value["lexical_length"]),
-                   float(value["reference_length"]))
+                   float(value["reference_length"]), int(value.get("build", 0)))
 
 
 def row_key(*parts: object) -> int:
@@ -152,15 +185,33 @@ def quote(text: str) -> str:
     return json.dumps(text)
 
 
-class MilvusStore:
-    """The four collections of one store, over one client."""
+def build_name(collection: str, build: int) -> str:
+    """The chunk collection of `build` of the store `collection` (its companions add
+    suffixes): the first build has the store's own name."""
+    return collection if build == 0 else f"{collection}{BUILD_SEPARATOR}{build}"
 
-    def __init__(self, target: MilvusTarget) -> None:
+
+class MilvusStore:
+    """The collections of one store, over one client: the manifest and those of one
+    build (`at`)."""
+
+    def __init__(self, target: MilvusTarget, build: int = 0) -> None:
         self.target = target
         self.client = target.connect()
-        name = target.collection
-        self.chunks, self.documents = name, f"{name}_documents"
-        self.terms, self.manifest_collection = f"{name}_terms", f"{name}_manifest"
+        self.manifest_collection = f"{target.collection}_manifest"
+        self._name(build)
+
+    def _name(self, build: int) -> None:
+        self.build = build
+        name = build_name(self.target.collection, build)
+        self.chunks, self.documents, self.terms = name, f"{name}_documents", f"{name}_terms"
+
+    def at(self, build: int) -> "MilvusStore":
+        """This store over the same client, reading and writing the collections of
+        `build`."""
+        other = copy(self)
+        other._name(build)
+        return other
 
     def close(self) -> None:
         self.client.close()
@@ -173,7 +224,7 @@ class MilvusStore:
         """The committed state, or None before the first commit."""
         if not self.exists():
             return None
-        rows = self.client.query(self.manifest_collection, filter="pk == 0",
+        rows = self.client.query(self.manifest_collection, filter=f"pk == {STATE_ROW}",
                                  output_fields=["state"], consistency_level="Strong")
         return CommittedState.from_json(rows[0]["state"]) if rows else None
 
@@ -191,23 +242,44 @@ class MilvusStore:
     def commit(self, state: CommittedState) -> None:
         """Flip the committed state: one single-row upsert, the sync's commit point."""
         self.client.upsert(self.manifest_collection, [
-            {"pk": 0, "state": state.to_json(), "placeholder": PLACEHOLDER}])
+            {"pk": STATE_ROW, "state": state.to_json(), "placeholder": PLACEHOLDER}])
 
     # --- schema --------------------------------------------------------------------
-    def create(self, dimension: int) -> None:
-        """Create the four collections (loaded) if they are not there."""
-        create_collections(self.client, self.target.collection, dimension)
+    def create_manifest(self) -> None:
+        """Create the manifest collection (loaded) if it is not there."""
+        create_manifest(self.client, self.manifest_collection)
+
+    def create(self, dimension: int, index_type: str = DEFAULT_DENSE_INDEX) -> None:
+        """Create the manifest and this build's collections (loaded) that are not there;
+        the dense vectors indexed by `index_type`."""
+        self.create_manifest()
+        create_collections(self.client, self.chunks, dimension, index_type)
 
     def load(self) -> None:
         """Load the collections into memory (Milvus forgets it when it restarts)."""
-        for name in (self.manifest_collection, self.chunks, self.documents, self.terms):
+        for name in (self.manifest_collection, *self.collections()):
             self.client.load_collection(name)
 
-    def drop(self) -> None:
-        """Drop the four collections (a rebuild)."""
-        for name in (self.manifest_collection, self.chunks, self.documents, self.terms):
+    def builds(self) -> list[int]:
+        """The builds whose chunk collections exist, committed or not."""
+        prefix = self.target.collection + BUILD_SEPARATOR
+        names = self.client.list_collections()
+        found = [0] if self.target.collection in names else []
+        return found + sorted(int(name[len(prefix):]) for name in names
+                              if name.startswith(prefix) and name[len(prefix):].isdigit())
+
+    def drop_build(self, build: int) -> None:
+        """Drop the collections of `build`."""
+        for name in self.at(build).collections():
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
+
+    def drop(self) -> None:
+        """Drop every collection of the store: its builds and its manifest."""
+        for build in self.builds():
+            self.drop_build(build)
+        if self.exists():
+            self.client.drop_collection(self.manifest_collection)
 
     # --- reading -------------------------------------------------------------------
     def query(self, collection: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:

@@ -9,8 +9,11 @@ the retired rows are deleted. As the embedded sync, it commits in generations
 searchable every so many files or seconds, and the last generation also removes the
 documents whose files are gone. Killed anywhere, the collection reads as its last
 committed generation, and the next sync first removes what was left half done, then goes
-on, so that it ends equal to a clean run. One sync at a time per collection: nothing
-stops two syncs of one collection from interleaving.
+on, so that it ends equal to a clean run. One sync at a time per store: each holds the
+store's lease (`milvus_lease`). A rebuild writes a new build beside the committed one
+and switches readers to it in its last commit, so that until then searches answer from
+the old build, and a killed rebuild leaves the old build as it was (the next sync drops
+the unfinished one).
 """
 
 import threading
@@ -22,9 +25,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
+from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.generations import Schedule
 from semsearch.indexer.manifest import IndexManifest
+from semsearch.indexer.milvus_lease import MilvusLease
 from semsearch.indexer.milvus_lexical import lexical_rows
+from semsearch.indexer.milvus_schema import DEFAULT_DENSE_INDEX
 from semsearch.indexer.milvus_store import (
     CHUNK_FIELDS,
     CommittedState,
@@ -69,7 +75,7 @@ class MilvusSyncJob:
     @property
     def index_dir(self) -> Path:
         """The store's name as a path, for `BackgroundSync` (POST /index): no lock file
-        is ever there, since Milvus syncs take none."""
+        is ever there (a Milvus sync's lease is in Milvus)."""
         return Path(f"{self.target.uri} (Milvus collection {self.target.collection})")
 
     def run(self, on_progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
@@ -82,22 +88,27 @@ def sync_to_milvus(root: Path, target: MilvusTarget, encoder: EncoderSpec | None
                    on_progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
     """Index `root` into the Milvus store `target`, incrementally; return what was done.
 
-    A `rebuild` drops the store's collections first (not crash-safe: a rebuild killed
-    midway leaves an empty store).
+    A `rebuild` builds the store anew beside the committed build, which searches read
+    until the rebuild's last commit switches them over.
 
     Raises:
         MilvusStoreError: Milvus cannot be reached.
-        IndexMismatchError: the store holds another model, backend, chunking or folder.
+        MilvusLockedError: another sync holds the store.
+        IndexMismatchError: the store holds another model, backend, chunking, folder or
+            dense index type.
         ModelLoadError: the encoder cannot be loaded.
     """
     started = time.perf_counter()
     options = options or SyncOptions()
     store = MilvusStore(target)
     try:
-        if options.rebuild:
-            store.drop()
-        report = _MilvusSync(root.resolve(), store, encoder or EncoderSpec(), options,
-                             on_progress).run()
+        with MilvusLease(store) as lease:
+            main = store.committed()
+            for build in store.builds():  # a killed rebuild's, a first sync's uncommitted
+                if main is None or build != main.build:
+                    store.drop_build(build)
+            report = _MilvusSync(root.resolve(), store, main, lease, encoder or EncoderSpec(),
+                                 options, on_progress).run()
     finally:
         store.close()
     report.seconds = round(time.perf_counter() - started, 3)
@@ -116,15 +127,19 @@ def document_key(row: dict[str, Any]) -> int:
 
 
 class _MilvusSync:
-    """Applies a plan to a Milvus store as generation C + 1."""
+    """Applies a plan to a Milvus store as generation C + 1 (a rebuild: to a new build,
+    the committed one `main` left as it is until the last commit)."""
 
-    def __init__(self, root: Path, store: MilvusStore, encoder: EncoderSpec,
-                 options: SyncOptions,
+    def __init__(self, root: Path, store: MilvusStore, main: CommittedState | None,
+                 lease: MilvusLease, encoder: EncoderSpec, options: SyncOptions,
                  on_progress: Callable[[SyncProgress], None] | None) -> None:
-        self.root, self.store, self.options = root, store, options
+        self.root, self.options, self.main, self.lease = root, options, main, lease
+        self.rebuilding = options.rebuild and main is not None
+        build = main.build if main else 0
+        self.store = store.at(build + 1 if self.rebuilding else build)
         self.on_progress = on_progress
         self.report = SyncReport()
-        self.state = store.committed()
+        self.state = None if options.rebuild else main
         recorded = self.state.manifest if self.state else None
         self.recorded = recorded
         self.spec = (encoder.with_record(recorded.model, recorded.backend)
@@ -139,7 +154,8 @@ class _MilvusSync:
             recorded.check(self.where, model=self.spec.model, backend=self.spec.backend,
                            chunk_tokens=self.chunking.tokens,
                            chunk_overlap=self.chunking.overlap, root=str(root))
-        self.committed = self.state.generation if self.state else 0
+        self.dense_index = self._dense_index(store.target.dense_index)
+        self.committed = main.generation if main else 0  # a rebuild goes on counting
         self.generation = self.committed + 1
         self.reference_length = (self.state.reference_length if self.state
                                  else float(self.chunking.tokens))
@@ -162,9 +178,20 @@ class _MilvusSync:
             if self._encoder is None:
                 encoder = load_sync_encoder(self.spec, self.recorded, self.where)
                 if not self.recorded:
-                    self.store.create(encoder.dimension)
+                    self.store.create(encoder.dimension, self.dense_index)
                 self._encoder = encoder
             return self._encoder
+
+    def _dense_index(self, asked: str | None) -> str:
+        """The dense index type this sync builds with: the store's own, or `asked`."""
+        if self.state is None:
+            return asked or DEFAULT_DENSE_INDEX
+        recorded = self.state.dense_index
+        if asked is not None and asked != recorded:
+            raise IndexMismatchError(
+                f"{self.where} has a {recorded} dense index, not {asked}; run the sync "
+                f"with --rebuild to build it with {asked}.")
+        return recorded
 
     def run(self) -> SyncReport:
         if self.state:
@@ -176,7 +203,7 @@ class _MilvusSync:
         waiting = self._encode(plan)
         self.report.removed = len(plan.removed)
         if waiting or plan.removed or not self.state:
-            self._generation(waiting, list(plan.removed.values()))
+            self._generation(waiting, list(plan.removed.values()), final=True)
         return self.report
 
     def _documents(self) -> dict[str, DocumentRow]:
@@ -207,20 +234,22 @@ class _MilvusSync:
             if sum(len(p.rows) for p in self.pending) >= ENCODE_GROUP:
                 self._encode_pending()
             if self.schedule.due(len(actions), time.monotonic()):
-                self._generation(actions, [])
+                self._generation(actions, [], final=False)
                 actions = []
             self._progress(handover.files_done, total)
         self._encode_pending()
         self._progress(total, total)
         return actions
 
-    def _generation(self, actions: list[Action], removed: list[DocumentRow]) -> None:
-        """Commit `actions` (and the removal of `removed`) as the next generation."""
+    def _generation(self, actions: list[Action], removed: list[DocumentRow],
+                    final: bool) -> None:
+        """Commit `actions` (and the removal of `removed`) as the next generation; a
+        rebuild's commits switch readers over only when `final`."""
         started = time.monotonic()
         self._encode_pending()
         dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
         self._apply(actions, removed)
-        self._commit(dimension)
+        self._commit(dimension, publish=final or not self.rebuilding)
         self.report.generations += 1
         self.schedule.committed(started, time.monotonic())
 
@@ -268,8 +297,8 @@ class _MilvusSync:
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
-            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded,
-                                          self.committed))
+            visible = self.main.generation if self.rebuilding and self.main else self.committed
+            self.on_progress(SyncProgress(done, total, self.report.chunks_encoded, visible))
 
     # --- applying ------------------------------------------------------------------
     def _apply(self, actions: list[Action], removed: list[DocumentRow]) -> None:
@@ -350,8 +379,9 @@ class _MilvusSync:
             self.chunk_delta[0] -= 1
             self.chunk_delta[1] -= row["lexical_length"]
 
-    def _commit(self, dimension: int) -> None:
-        """Write the BM25 statistics, flip the manifest, delete what was retired."""
+    def _commit(self, dimension: int, publish: bool) -> None:
+        """Write the BM25 statistics, flip the manifest (when `publish`: a rebuild's
+        generations before its last stay unseen), delete what was retired."""
         assert self.spec.model and self.spec.backend
         update_frequencies(self.store, self.added, self.committed, self.generation)
         manifest = IndexManifest(
@@ -359,14 +389,21 @@ class _MilvusSync:
             chunk_tokens=self.chunking.tokens, chunk_overlap=self.chunking.overlap,
             root=str(self.root), vector_index_setting="milvus",
             vector_index={"type": "milvus", "params": {"uri": self.store.target.uri,
-                                                       "collection": self.store.chunks}},
+                                                       "collection": self.store.chunks,
+                                                       "index": self.dense_index}},
             generation=self.generation, last_sync=time.time())
         chunks = (self.state.chunks if self.state else 0) + self.chunk_delta[0]
         length = (self.state.lexical_length if self.state else 0) + self.chunk_delta[1]
-        state = CommittedState(manifest, chunks, length, self.reference_length)
+        state = CommittedState(manifest, chunks, length, self.reference_length,
+                               self.store.build)
         self.store.flush()
-        self.store.commit(state)
+        if publish:
+            self.lease.check()
+            self.store.commit(state)
         self.store.finish(self.generation)
+        if publish and self.rebuilding and self.main:
+            self.store.drop_build(self.main.build)  # readers retry on the new build
+            self.rebuilding = False
         self.state, self.recorded = state, manifest
         self.committed, self.generation = self.generation, self.generation + 1
         self.added, self.chunk_delta = Counter[int](), [0, 0]

@@ -8,6 +8,7 @@ the manifest row first, so any number of servers on one store answer alike and s
 sync as soon as it commits.
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,9 +48,10 @@ class MilvusReader:
         self.milvus = MilvusStore(target)
         self.index_dir = Path(f"{target.uri} (Milvus collection {target.collection})")
         state = self.milvus.require_committed()
-        self.milvus.load()
+        self.milvus.at(state.build).load()
         self._manifest = state.manifest
         self._latest = MilvusView(self.milvus, state, lexical)
+        self._thread = threading.local()  # each thread's last view
 
     @property
     def manifest(self) -> IndexManifest:
@@ -70,7 +72,15 @@ class MilvusReader:
 
     @contextmanager
     def snapshot(self) -> Iterator[MilvusSnapshot]:
-        yield MilvusSnapshot(self.view())
+        self._thread.view = self.view()
+        yield MilvusSnapshot(self._thread.view)
+
+    def rebuilt(self) -> bool:
+        """Whether a rebuild committed since this thread's last snapshot (the build it
+        read is then dropped)."""
+        seen = getattr(self._thread, "view", None)
+        state = self.milvus.committed()
+        return seen is not None and state is not None and state.build != seen.state.build
 
     def wait_for_bm25(self, timeout: float | None = None) -> bool:
         """BM25 lives in Milvus: always ready."""
@@ -105,6 +115,11 @@ class MilvusSearcher(Searcher):
         except IndexCorruptError:
             # A commit deleted rows of the generation read between its legs and its
             # rows: once more, on the new generation.
+            return super()._search_one(query, vector, options, timings)
+        except Exception:
+            if not self.reader.rebuilt():  # type: ignore[attr-defined]
+                raise
+            # A rebuild dropped the collections this search read: once more, on it.
             return super()._search_one(query, vector, options, timings)
 
     def _legs(self, snapshot: Any, query: str, vector: Callable[[], NDArray[np.float32]],

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from semsearch.indexer.fts import fts_tokens
 from semsearch.indexer.lexical_text import segment
 from semsearch.indexer.milvus_lexical import exact_bm25, idf, recover_counts, term_dimension
+from semsearch.indexer.milvus_schema import dense_search_params
 from semsearch.indexer.milvus_store import CommittedState, MilvusStore, visible
 from semsearch.indexer.milvus_terms import frequencies
 from semsearch.indexer.store import ChunkRow, DocumentRow
@@ -39,7 +40,7 @@ class MilvusView:
     sparse vectors semsearch computes (FTS5's scores) or Milvus' own BM25 function."""
 
     def __init__(self, store: MilvusStore, state: CommittedState, lexical: str) -> None:
-        self.store, self.state, self.lexical_kind = store, state, lexical
+        self.store, self.state, self.lexical_kind = store.at(state.build), state, lexical
         self.generation = state.generation
         self.client = store.client
         # The document of each candidate the legs found (they return it): what
@@ -113,7 +114,8 @@ class MilvusView:
             self.store.chunks, data=[query_vector.tolist()], anns_field="dense",
             limit=min(pool, _MAX_LIMIT), filter=expression,
             output_fields=["doc_id", "lexical", "lexical_length"],
-            search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
+            search_params=dense_search_params(self.state.dense_index, min(pool, _MAX_LIMIT)),
+            consistency_level="Strong")[0]
         return ({hit["pk"]: float(hit["distance"]) for hit in hits}, self._found(hits))
 
     def _query_weights(self, query: str) -> dict[int, float]:

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     milvus_lexical: Literal["sparse", "native"] = Field(
         default="sparse", description="BM25 on Milvus: sparse (semsearch's terms and "
         "scores, as the embedded index) or native (Milvus' BM25 function)")
+    milvus_index: Literal["FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "AUTOINDEX"] | None = Field(
+        default=None, description="the dense index of a new Milvus store (or a --rebuild): "
+        "FLAT (exact, the default), HNSW, IVF_FLAT, IVF_SQ8 or AUTOINDEX; an existing "
+        "store keeps its own")
 
     @field_validator("read_keys", "cors_origins", mode="before")
     @classmethod
@@ -137,7 +141,7 @@ class Settings(BaseSettings):
             token=self.milvus_token.get_secret_value() if self.milvus_token else None,
             user=self.milvus_user,
             password=self.milvus_password.get_secret_value() if self.milvus_password
-            else None)
+            else None, dense_index=self.milvus_index)
 
     def store_job(self, root: Path, index_dir: Path | None = None,
                   rebuild: bool = False) -> SyncJob | MilvusSyncJob:

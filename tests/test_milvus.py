@@ -2,10 +2,14 @@
 embedded index, incremental syncs, a kill at any point of a sync, two readers."""
 
 import json
+import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,11 @@ import numpy as np
 import pytest
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
-from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
+from semsearch.indexer.errors import IndexMismatchError
+from semsearch.indexer.milvus_lease import Claim, MilvusLease, MilvusLockedError
+from semsearch.indexer.milvus_schema import PLACEHOLDER
+from semsearch.indexer.milvus_stats import milvus_stats
+from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget, row_key
 from semsearch.indexer.milvus_sync import sync_to_milvus
 from semsearch.indexer.sync import SyncOptions
 from semsearch.search.milvus_searcher import MilvusSearcher
@@ -113,9 +121,10 @@ def test_native_bm25_finds_the_documents_with_the_words(milvus_uri: str,
 def _snapshot(target: MilvusTarget) -> dict[str, Any]:
     """What a collection holds at its committed generation: chunk ids with their rows and
     vectors, the documents, the BM25 statistics."""
-    store = MilvusStore(target)
+    client = MilvusStore(target)
     try:
-        state = store.require_committed()
+        state = client.require_committed()
+        store = client.at(state.build)
         generation = state.generation
         visible = f"generation <= {generation} and (retired == 0 or retired > {generation})"
         chunks = store.query(store.chunks, "", ["pk", "path", "ordinal", "text", "dense",
@@ -123,8 +132,9 @@ def _snapshot(target: MilvusTarget) -> dict[str, Any]:
         documents = store.query(store.documents, visible, ["path", "content_hash", "size",
                                                            "mtime", "status", "error"])
         terms = store.query(store.terms, visible, ["dimension", "frequency"])
+        assert client.builds() == [state.build], "a finished sync leaves no other build"
     finally:
-        store.close()
+        client.close()
     assert all(row["generation"] <= generation and row["retired"] == 0 for row in chunks), \
         "a finished sync leaves no row of another generation"
     return {"chunks": {row["pk"]: (row["path"], row["ordinal"], row["text"],
@@ -194,7 +204,7 @@ from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
 from semsearch.indexer.milvus_sync import sync_to_milvus
 from semsearch.indexer.sync import SyncOptions
 
-root, uri, name, method, calls, model, files = sys.argv[1:]
+root, uri, name, method, calls, model, files, rebuild = sys.argv[1:]
 original = getattr(MilvusStore, method)
 seen = []
 
@@ -206,7 +216,8 @@ def killing(self, *args, **kwargs):
 
 setattr(MilvusStore, method, killing)
 sync_to_milvus(Path(root), MilvusTarget(uri, name), EncoderSpec(model, "torch", "cpu"),
-               SyncOptions(chunk_tokens=64, chunk_overlap=8, generation_files=int(files)))
+               SyncOptions(chunk_tokens=64, chunk_overlap=8, generation_files=int(files),
+                           rebuild=rebuild == "rebuild"))
 """
 
 
@@ -225,11 +236,7 @@ def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
     searcher = MilvusSearcher(target, spec)
     before = _hits(searcher, "bread", SearchOptions(k=20))
     _change(root)
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(root), milvus_uri, name,
-                             method, str(calls), DEFAULT_MODEL, str(files)], cwd=REPO,
-                            timeout=300,
-                            capture_output=True)
-    assert killed.returncode == -9, killed.stderr.decode()
+    _kill_a_sync(root, milvus_uri, name, method, calls, files)
     # A search in between sees one committed state: the old one, or the new one in full
     # (or, in generations, the first generation's files changed and the others not).
     during = _hits(searcher, "bread", SearchOptions(k=20))
@@ -242,6 +249,107 @@ def test_a_kill_anywhere_then_a_rerun_equals_a_clean_run(
     if committed is None:  # the committed generation's files are not encoded again
         assert 0 < rerun.chunks_encoded < 3 and rerun.generations == 1
     _assert_same(_snapshot(target), _clean(root, milvus_uri, f"clean_{name}", encoder))
+
+
+def _kill_a_sync(root: Path, milvus_uri: str, name: str, method: str, calls: int,
+                 files: int, rebuild: bool = False) -> None:
+    """Run a sync of `root` in a process killed (SIGKILL) as it calls `MilvusStore.method`
+    for the `calls` + 1-th time."""
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(root), milvus_uri, name,
+                             method, str(calls), DEFAULT_MODEL, str(files),
+                             "rebuild" if rebuild else "sync"], cwd=REPO, timeout=300,
+                            capture_output=True)
+    assert killed.returncode == -9, killed.stderr.decode()
+
+
+@pytest.mark.parametrize(("method", "calls", "switched"), [
+    ("insert", 1, False),     # amid the new build's chunks
+    ("drop_build", 0, True),  # the new build committed, the old one not dropped yet
+])
+def test_a_killed_rebuild_leaves_the_old_build_searchable(
+        tmp_path: Path, milvus_uri: str, encoder: Encoder, method: str, calls: int,
+        switched: bool) -> None:
+    name = f"rebuilt_{method}"
+    root, target, spec = _synced(tmp_path, milvus_uri, name, encoder)
+    searcher = MilvusSearcher(target, spec)
+    try:
+        before = _hits(searcher, "bread", SearchOptions(k=20))
+        _change(root)
+        _kill_a_sync(root, milvus_uri, name, method, calls, 500, rebuild=True)
+        during = _hits(searcher, "bread", SearchOptions(k=20))
+        assert ("bread_copy.md" in {hit[0] for hit in during}) == switched
+        if not switched:
+            assert during == before
+        # The killed sync's lease (its process is gone) does not stop the next one.
+        sync_to_milvus(root, target, spec, replace(OPTIONS, rebuild=True))
+        assert "bread_copy.md" in {hit[0] for hit in _hits(searcher, "bread",
+                                                           SearchOptions(k=20))}
+    finally:
+        searcher.close()
+    _assert_same(_snapshot(target), _clean(root, milvus_uri, f"clean_{name}", encoder))
+
+
+def test_a_second_sync_is_refused_while_one_holds_the_store(
+        tmp_path: Path, milvus_uri: str, encoder: Encoder) -> None:
+    root, target, spec = _synced(tmp_path, milvus_uri, "leased", encoder)
+    (root / "new.md").write_text("# Kites\n\nA kite flies on a windy beach.\n")
+    store = MilvusStore(target)
+    try:
+        generation = store.require_committed().generation
+        with MilvusLease(store):
+            with pytest.raises(MilvusLockedError, match=re.escape(
+                    f"Another sync is already running on Milvus collection 'leased' at "
+                    f"{milvus_uri} (host {socket.gethostname()}, pid {os.getpid()})")):
+                sync_to_milvus(root, target, spec, OPTIONS)
+            assert store.require_committed().generation == generation
+        # Claims of dead owners: a process gone on this host, an expired lease elsewhere.
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+        _claim(store, Claim("gone", socket.gethostname(), int(gone.stdout), time.time() + 600))
+        _claim(store, Claim("expired", "elsewhere", 1, time.time() - 1))
+        report = sync_to_milvus(root, target, spec, OPTIONS)
+        assert report.added == 1
+        assert MilvusLease(store).claims() == []
+        _claim(store, Claim("alive", "elsewhere", 1, time.time() + 600))
+        with pytest.raises(MilvusLockedError, match="host elsewhere, pid 1"):
+            sync_to_milvus(root, target, spec, OPTIONS)
+    finally:
+        store.close()
+
+
+def _claim(store: MilvusStore, claim: Claim) -> None:
+    """Write `claim` as another sync's lease row."""
+    store.client.upsert(store.manifest_collection, [
+        {"pk": row_key("lease", claim.owner), "state": json.dumps({"lease": asdict(claim)}),
+         "placeholder": PLACEHOLDER}])
+
+
+def test_an_approximate_dense_index_answers(tmp_path: Path, milvus_uri: str,
+                                            encoder: Encoder,
+                                            search_searcher: Searcher) -> None:
+    root = tmp_path / "docs"
+    search_write_docs(root, SEARCH_DOCS)
+    target = MilvusTarget(milvus_uri, "approximate", dense_index="HNSW")
+    spec = EncoderSpec.of(encoder)
+    sync_to_milvus(root, target, spec, OPTIONS)
+    store = MilvusStore(target)
+    try:
+        assert store.client.describe_index(store.chunks, "dense")["index_type"] == "HNSW"
+    finally:
+        store.close()
+    assert "Milvus HNSW" in milvus_stats(target).index_type
+    searcher = MilvusSearcher(target, spec)
+    try:
+        options = SearchOptions(k=5, mode="dense")
+        for query in QUERIES:  # a graph over a few dozen vectors: every one is visited
+            assert _hits(searcher, query, options) == _hits(search_searcher, query, options)
+    finally:
+        searcher.close()
+    asked = MilvusTarget(milvus_uri, "approximate", dense_index="IVF_FLAT")
+    with pytest.raises(IndexMismatchError, match="HNSW dense index, not IVF_FLAT.*--rebuild"):
+        sync_to_milvus(root, asked, spec, OPTIONS)
+    sync_to_milvus(root, asked, spec, replace(OPTIONS, rebuild=True))
+    assert "Milvus IVF_FLAT" in milvus_stats(target).index_type
 
 
 def test_a_sync_in_generations_equals_one_in_one(tmp_path: Path, milvus_uri: str,
