@@ -1,5 +1,5 @@
-"""Encoding on Ray, side by side: the local encoder vs one Ray node vs two Ray nodes, on
-the same chunk texts.
+"""Ray, side by side: encoding the same chunk texts locally vs on one or two Ray nodes;
+then whole syncs of the same folder, local vs through the Ray Data pipeline.
 
 In one process: the first documents of a BEIR corpus are chunked as `semsearch index`
 does until there are --limit chunk texts (bench_encoders.chunk_texts). A Ray cluster is
@@ -16,13 +16,25 @@ The order of the legs rotates each round, so background load hits each alike. Re
 texts/s per leg (median, min, max over --repeats rounds), the ratio to local, and the
 lowest cosine of each leg's vectors with the local ones.
 
+Then, with --sync-docs N (0: skipped), the first N corpus documents are written as files
+and synced whole into a fresh index directory, --repeats rounds, order rotating:
+
+  sync_local     `sync_folder` in this process (what `semsearch index` runs)
+  sync_pipeline  `sync_folder` with `--ray` on the two-node cluster: parse/chunk tasks,
+                 an encoder actor pool, the driver writing (indexer.ray_pipeline); each
+                 run starts its pool and loads the model (a describe task, each actor)
+
+Reported: seconds per sync (model loads included), chunks/s, the ratio to local, and the
+lowest cosine between the two indexes' vectors, chunk by chunk.
+
 Both nodes run on this machine and share its CPUs: two nodes cannot beat one here, and
 on a 2-core machine each ONNX session already uses every core. The numbers measure
 Ray's overhead (serialising texts and vectors, scheduling), not a speed-up; a speed-up
 needs nodes with their own cores or GPUs (docs/scale-out.md).
 
 Run:
-  python benchmarks/bench_ray.py --scifact /path/to/scifact --limit 2000 --repeats 3
+  python benchmarks/bench_ray.py --scifact /path/to/scifact --limit 2000 --repeats 3 \
+      --sync-docs 300
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,10 +70,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_common import print_table, spread  # noqa: E402
 from bench_encoders import chunk_texts  # noqa: E402
+from bench_peers_index import write_documents  # noqa: E402
 
 from semsearch.indexer.encoders import EncoderSpec  # noqa: E402
 from semsearch.indexer.encoders.ray_cluster import connect, import_ray  # noqa: E402
 from semsearch.indexer.encoders.ray_encoder import encode_dataset, load_ray_encoder  # noqa: E402
+from semsearch.indexer.sync import SyncOptions, sync_folder  # noqa: E402
 
 Leg = Callable[[list[str]], NDArray[np.float32]]
 
@@ -101,6 +116,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=2000, help="chunk texts to encode")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--sync-docs", type=int, default=0,
+                        help="documents to sync whole, local vs the Ray pipeline (0: none)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
 
@@ -130,12 +147,80 @@ def main() -> None:
         rates, vectors = run_rounds(legs, texts, args.repeats)
         nodes_used = {"ray_1": len(one_node.rows_by_node), "ray_2": len(two_nodes.rows_by_node),
                       "ray_data": len(ray_data_nodes)}
+        syncs = sync_rounds(args, cluster.address) if args.sync_docs else None
     finally:
         import_ray().shutdown()
         cluster.shutdown()
         if OWN_TMPDIR is not None:
             shutil.rmtree(OWN_TMPDIR, ignore_errors=True)
     report(args, texts, rates, vectors, nodes_used)
+    if syncs is not None:
+        report_syncs(args, syncs)
+
+
+def sync_rounds(args: argparse.Namespace, address: str) -> dict[str, Any]:
+    """Sync the first --sync-docs documents whole, local vs the Ray pipeline, --repeats
+    rounds with the order rotating, in a temporary folder removed after."""
+    work = Path(tempfile.mkdtemp(prefix="ssray-sync-", dir="/tmp"))
+    try:
+        return sync_legs(args, address, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sync_legs(args: argparse.Namespace, address: str, work: Path) -> dict[str, Any]:
+    """Seconds and chunks per leg, and the last indexes' vectors compared chunk by
+    chunk."""
+    folder = work / "docs"
+    write_documents(args.scifact, folder, args.sync_docs)
+    options = SyncOptions(batch_size=args.batch_size)
+    legs = {"sync_local": None, "sync_pipeline": address}
+    seconds: dict[str, list[float]] = {name: [] for name in legs}
+    chunks = {}
+    names = list(legs)
+    for round_number in range(args.repeats):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            index_dir = work / name
+            shutil.rmtree(index_dir, ignore_errors=True)
+            spec = EncoderSpec(backend="onnx", device="cpu", ray=legs[name])
+            started = time.perf_counter()
+            chunks[name] = sync_folder(folder, index_dir, spec, options).chunks_written
+            seconds[name].append(time.perf_counter() - started)
+            print(f"round {round_number + 1} {name}: {seconds[name][-1]:.1f} s", flush=True)
+    vectors = [index_vectors(work / name) for name in names]
+    return {"documents": args.sync_docs, "seconds": seconds, "chunks": chunks,
+            "min_cosine": float((vectors[0] * vectors[1]).sum(axis=1).min())}
+
+
+def index_vectors(index_dir: Path) -> NDArray[np.float32]:
+    """An index's chunk vectors, ordered by path and ordinal."""
+    import sqlite3
+
+    with sqlite3.connect(index_dir / "index.sqlite") as connection:
+        rows = connection.execute(
+            "SELECT c.embedding FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "ORDER BY d.path, c.ordinal").fetchall()
+    return np.stack([np.frombuffer(row[0], np.float32) for row in rows])
+
+
+def report_syncs(args: argparse.Namespace, syncs: dict[str, Any]) -> None:
+    """Print the whole-sync table (and add it to the JSON when asked)."""
+    local = float(np.median(syncs["seconds"]["sync_local"]))
+    rows = []
+    for name, values in syncs["seconds"].items():
+        median = float(np.median(values))
+        rows.append([name, syncs["chunks"][name], round(median, 1), round(min(values), 1),
+                     round(max(values), 1), round(syncs["chunks"][name] / median, 1),
+                     round(local / median, 3)])
+    print(f"\n{syncs['documents']} documents synced whole, {args.repeats} rounds; lowest "
+          f"cosine between the two indexes' vectors {syncs['min_cosine']:.6f}")
+    print_table(["leg", "chunks", "seconds (median)", "min", "max", "chunks/s",
+                 "speed vs local"], rows)
+    if args.out:
+        results = json.loads(args.out.read_text())
+        results["syncs"] = syncs
+        args.out.write_text(json.dumps(results, indent=2))
 
 
 def report(args: argparse.Namespace, texts: list[str], rates: dict[str, list[float]],

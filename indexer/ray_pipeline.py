@@ -155,7 +155,8 @@ class RayPipeline:
                  max_file_bytes: int) -> None:
         assert spec.device
         self.spec = replace(spec, ray=None, keep=None, preloaded=None)
-        self.on_gpu = self.spec.device.startswith("cuda")
+        self.device: str = spec.device
+        self.on_gpu = self.device.startswith("cuda")
         self.chunking, self.batch_size = chunking, batch_size
         self.max_file_bytes = max_file_bytes
         self._described: Described | None = None
@@ -207,7 +208,7 @@ class RayPipeline:
             done = handover.files_done
 
     def _settled(self, examiner: Examiner, ready: list[Action],
-                 waiting: dict[str, "_Waiting"]
+                 waiting: dict[str, _Waiting]
                  ) -> Iterator[list[tuple[list[Action], list[Pending]]]]:
         """Groups of settled files, each file with the new content it brings (if any):
         those ready now, then those of each batch the pipeline sends back."""
@@ -271,13 +272,12 @@ class RayPipeline:
         """The lazy Dataset from the new contents to their rows with embeddings."""
         ray = import_ray()
         described = self.describe()
-        device = self.spec.device or "cpu"
         items = [{"path": entry.actions[0].path, "content_hash": hash_}
                  for hash_, entry in waiting.items()]
         tasks = max(1, -(-len(items) // FILES_PER_TASK))
         # rows per actor call; each call runs forward passes of `batch_size` texts
         rows_per_call = max(self.batch_size, GPU_BATCH_SIZE)
-        pool = ray.data.ActorPoolStrategy(min_size=1, max_size=len(actor_nodes(device)))
+        pool = ray.data.ActorPoolStrategy(min_size=1, max_size=len(actor_nodes(self.device)))
         return (ray.data.from_items(items, override_num_blocks=tasks)
                 .map_batches(parse_and_chunk, batch_size=FILES_PER_TASK, num_cpus=1,
                              batch_format="numpy",
@@ -288,7 +288,7 @@ class RayPipeline:
                                         "chunking": self.chunking})
                 .map_batches(ChunkEncoder, fn_constructor_args=(self.spec, self.batch_size),
                              batch_size=rows_per_call, compute=pool, batch_format="numpy",
-                             **encoder_actor_options(device)))
+                             **encoder_actor_options(self.device)))
 
 
 def encoder_actor_options(device: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from semsearch.indexer.encoders import EncoderSpec
 from semsearch.indexer.plan import Chunking, chunk_rows, content_hash
-from semsearch.indexer.sync import SyncOptions, SyncReport, sync_folder
+from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.walk import CHANGED_WHILE_READING
 from tests.helpers import SEARCH_DOCS, make_pdf, search_write_docs
 
@@ -116,6 +116,29 @@ def test_a_rerun_encodes_nothing_and_changes_come_out_as_locally(folder: Path,
                for name, address in (("ray", "local"), ("local", None))}
     assert _counts(reports["ray"]) == _counts(reports["local"])
     assert (reports["ray"].updated, reports["ray"].removed) == (1, 1)
+    _same_index(tmp_path / "ray", tmp_path / "local")
+
+
+class _Stopped(Exception):
+    """Stops a sync from its progress callback, as a kill between generations would."""
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_ray_sync_stopped_after_a_generation_goes_on_without_encoding_again(
+        folder: Path, tmp_path: Path) -> None:
+    def stop_after_a_commit(progress: SyncProgress) -> None:
+        if progress.generation >= 1:
+            raise _Stopped
+
+    spec = EncoderSpec(backend="onnx", device="cpu", ray="local")
+    with pytest.raises(_Stopped):
+        sync_folder(folder, tmp_path / "ray", spec, OPTIONS, stop_after_a_commit)
+    with sqlite3.connect(tmp_path / "ray" / "index.sqlite") as connection:
+        staged = connection.execute("SELECT COUNT(*) FROM staged_chunks").fetchone()[0]
+    assert staged > 0
+    again = _sync(folder, tmp_path / "ray", "local")
+    local = _sync(folder, tmp_path / "local", None)
+    assert again.chunks_encoded == local.chunks_encoded - staged  # the rest, only
     _same_index(tmp_path / "ray", tmp_path / "local")
 
 
