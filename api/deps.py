@@ -1,4 +1,9 @@
-"""Dependencies: the searcher kept on app.state, and the API key checks."""
+"""Dependencies: the searcher kept on app.state, and the API key checks.
+
+They are `async def` because none of them blocks: FastAPI runs a plain `def` dependency
+in its thread pool, a hand-off to a worker thread and back for each one, on every
+request.
+"""
 
 from fastapi import HTTPException, Request, status
 from fastapi.security import HTTPBearer
@@ -9,17 +14,21 @@ from semsearch.search.searcher import Searcher
 from semsearch.settings import Settings
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     searcher: Searcher = request.app.state.searcher
     return searcher
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    return _settings(request)
+
+
+def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sync(request: Request) -> BackgroundSync:
+async def get_sync(request: Request) -> BackgroundSync:
     sync: BackgroundSync = request.app.state.sync
     return sync
 
@@ -32,23 +41,23 @@ bearer_scheme = HTTPBearer(
                 "SEMSEARCH_READ_KEYS; needed only when the server sets keys")
 
 
-def require_read(request: Request) -> None:
+async def require_read(request: Request) -> None:
     """With keys configured, demand `Authorization: Bearer <key>`, an admin or read key.
 
     The middleware in api/security.py already checks every route; this dependency also
     serves code that runs outside it (the MCP endpoint) and marks routes in the code.
     """
-    settings = get_settings(request)
+    settings = _settings(request)
     if auth_enabled(settings) and key_role(request.headers.get("authorization"),
                                            settings) is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED,
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin(request: Request) -> None:
+async def require_admin(request: Request) -> None:
     """With keys configured, demand the admin key (SEMSEARCH_API_KEY): for routes that
     sync, change or delete. A read key gets 403."""
-    settings = get_settings(request)
+    settings = _settings(request)
     if not auth_enabled(settings):
         return
     role = key_role(request.headers.get("authorization"), settings)

@@ -149,7 +149,7 @@ class _RequireApiKey:
         scope["route"] = self.route
         if scope["type"] == "http":
             try:
-                require_api_key(Request(scope))
+                await require_api_key(Request(scope))
             except HTTPException as error:
                 response = JSONResponse({"detail": error.detail}, error.status_code,
                                         headers=error.headers)
