@@ -26,6 +26,8 @@ class SyncStatus:
     chunks_encoded: int = 0
     last_report: SyncReport | None = None
     last_error: str | None = None
+    # The generation searches read now (filled in by the API from the store).
+    generation: int | None = None
 
 
 class BackgroundSync:

@@ -3,9 +3,10 @@ record as an index directory's (`indexer.stats`)."""
 
 from pathlib import Path
 
+from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget, visible
 from semsearch.indexer.plan import SkippedFile
-from semsearch.indexer.stats import IndexStats, index_stats
+from semsearch.indexer.stats import IndexStats, index_stats, read_manifest
 
 
 def store_stats(index_dir: Path, target: MilvusTarget | None) -> IndexStats:
@@ -16,6 +17,23 @@ def store_stats(index_dir: Path, target: MilvusTarget | None) -> IndexStats:
         MilvusStoreError: Milvus cannot be reached.
     """
     return index_stats(index_dir) if target is None else milvus_stats(target)
+
+
+def store_manifest(index_dir: Path, target: MilvusTarget | None) -> IndexManifest:
+    """The committed manifest (its generation, model, ...) of the Milvus store `target`,
+    or of `index_dir` when it is None.
+
+    Raises:
+        IndexNotFoundError: no index there.
+        MilvusStoreError: Milvus cannot be reached.
+    """
+    if target is None:
+        return read_manifest(index_dir)
+    store = MilvusStore(target)
+    try:
+        return store.require_committed().manifest
+    finally:
+        store.close()
 
 
 def milvus_stats(target: MilvusTarget) -> IndexStats:

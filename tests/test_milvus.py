@@ -405,6 +405,7 @@ def test_two_servers_answer_alike_and_see_a_sync_by_one(tmp_path: Path, milvus_u
     assert stats[0] == stats[1]
     assert stats[0]["documents"] == len(SEARCH_DOCS)
     assert status["last_error"] is None and status["last_report"]["added"] == 1
+    assert status["generation"] == 2  # the first sync's and the server's
     assert found[0]["path"] == "new.md"
 
 

@@ -10,7 +10,7 @@ from semsearch.api import examples
 from semsearch.api.deps import get_searcher, get_settings, get_sync, require_admin
 from semsearch.api.schemas import IndexRequest
 from semsearch.indexer.background import BackgroundSync, SyncStatus
-from semsearch.indexer.milvus_stats import store_stats
+from semsearch.indexer.milvus_stats import store_manifest, store_stats
 from semsearch.indexer.stats import IndexStats
 from semsearch.indexer.walk import printable_path, resolve_inside
 from semsearch.search.hits import DocumentView
@@ -58,12 +58,19 @@ def start_index(request: Annotated[IndexRequest, Body(openapi_examples=examples.
     if recorded_root and root != Path(recorded_root):
         raise HTTPException(
             409, f"this index holds the folder {recorded_root}; a server syncs only that one")
-    return sync.start(root)
+    return _committed(sync.start(root), searcher, settings)
 
 
 @router.get("/index/status", response_model=SyncStatus, tags=["index"])
-def index_status(sync: SyncDep) -> SyncStatus:
-    return sync.status()
+def index_status(sync: SyncDep, searcher: SearcherDep, settings: SettingsDep) -> SyncStatus:
+    """The background sync's progress or last result, and the committed generation."""
+    return _committed(sync.status(), searcher, settings)
+
+
+def _committed(status: SyncStatus, searcher: Searcher, settings: Settings) -> SyncStatus:
+    status.generation = store_manifest(searcher.index_dir,
+                                       settings.milvus_target()).generation
+    return status
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentView, tags=["documents"])
