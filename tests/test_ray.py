@@ -207,3 +207,34 @@ def test_eval_with_ray_local_indexes_a_beir_corpus_like_a_local_run(
     vectors = [np.stack([np.frombuffer(row[5], np.float32) for row in rows])
                for rows in (on_ray, local)]
     assert (vectors[0] * vectors[1]).sum(axis=1).min() >= 0.9999
+
+
+def test_index_with_ray_into_milvus_equals_a_local_sync(local_ray: list[int], runner: CliRunner,
+                                                        milvus_uri: str, tmp_path: Path) -> None:
+    """`--ray` with `--milvus`: the driver writes what the cluster encodes (the Milvus
+    sync takes its vectors from `RayEncoder`), and searches answer as after a local sync."""
+    folder = tmp_path / "docs"
+    search_write_docs(folder, SEARCH_DOCS)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    stores = {name: ["--milvus", milvus_uri, "--collection", f"ray_{name}"]
+              for name in ("ray", "local")}
+    reports, answers, actors_before = {}, {}, _encoder_actors()
+    for name, extra in (("ray", ["--ray", "local"]), ("local", [])):
+        result = runner.invoke(app, ["index", str(folder), *stores[name], "--backend", "onnx",
+                                     "--chunk-tokens", "64", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        reports[name] = {key: value for key, value in json.loads(result.stdout).items()
+                         if key != "seconds"}
+        answers[name] = []
+        for query in ("an enzyme from sea sponges", "how to cook pasta", "household budget"):
+            found = runner.invoke(app, ["search", query, *stores[name], "--mode", "dense",
+                                        "--json"])
+            assert found.exit_code == 0, found.output
+            answers[name].append([(hit["path"], hit["score"])
+                                  for hit in json.loads(found.stdout)["results"]])
+    assert _encoder_actors() > actors_before  # the --ray run encoded on Ray
+    assert reports["ray"] == reports["local"] and reports["ray"]["chunks_encoded"] > 0
+    for on_ray, local in zip(answers["ray"], answers["local"], strict=True):
+        assert [path for path, _ in on_ray] == [path for path, _ in local] != []
+        assert np.allclose([score for _, score in on_ray], [score for _, score in local],
+                           atol=1e-4)
