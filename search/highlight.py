@@ -4,7 +4,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
 
@@ -20,12 +20,20 @@ from semsearch.search.hits import Highlight
 # Only the first this many hits (the ones read first) ask the model, when they share no
 # word with the query or their best passages tie; the others get their first sentence or
 # passage. Any of the top 10 sharing no word made the model run on most dense and hybrid
-# queries (it was the p99); the top hit alone asks on 6 of 60 dense queries, 1 lexical
-# and 2 hybrid ones (corpus/eval/highlights.jsonl).
+# queries (it was the p99); the top hit alone asks on 6 of 60 dense queries and 2 hybrid
+# ones (corpus/eval/highlights.jsonl). A lexical search, which embeds no query, never asks.
 SEMANTIC_HIGHLIGHTS = 1
-# The fallback embeds at most this many sentences per search, in one encoder batch, so
-# its cost is bounded whatever the chunks hold.
-SEMANTIC_SENTENCES = 8
+# The fallback embeds at most this many passages per search, in one encoder batch, each
+# cut to `SEMANTIC_CHARACTERS` around its first query term, so that it costs about two
+# query embeddings whatever the chunks hold (8 whole sentences cost eight: they were the
+# dense p99). On corpus/eval/highlights.jsonl it chooses as the unbounded 8 did.
+SEMANTIC_SENTENCES = 3
+SEMANTIC_CHARACTERS = 120
+# Another chunk of a document shows instead of the one ranked best only when its passage
+# holds this many times the terms' weight: retrieval ranked the shown chunk on all of its
+# text, a passage's terms are weaker evidence. 1.25 to 2 scored alike on
+# corpus/eval/highlights.jsonl (grouped); 1 (the best passage anywhere) lost 2 of 60 hybrid.
+OTHER_CHUNK_MARGIN = 1.5
 # Stems are cut to this many characters, so that `induction` meets `inductive` and
 # `property` meets `properties` as BM25's Porter stemmer lets them: fewer hits that BM25
 # found by a word end up with no shared word here (and in the costly fallback).
@@ -71,6 +79,28 @@ def highlight_chunks(
     """The passage of each (chunk text, document offset) pair that best answers the
     query: one whole sentence, or two that run on, with document offsets.
 
+    `highlight_documents` with one chunk per document: see there.
+
+    Returns:
+        One list per chunk: its passage as a Highlight, or nothing for a blank chunk.
+    """
+    documents = highlight_documents(query, [[chunk] for chunk in chunks], embed,
+                                    query_vector,
+                                    [[chunk] for chunk in headings] if headings else None)
+    return [highlights for _, highlights in documents]
+
+
+def highlight_documents(
+    query: str,
+    documents: list[list[tuple[str, int]]],
+    embed: Callable[[list[str]], NDArray[np.float32]] | None = None,
+    query_vector: NDArray[np.float32] | None = None,
+    headings: list[list[tuple[str, ...]]] | None = None,
+) -> list[tuple[int, list[Highlight]]]:
+    """For each document, the passage of its candidate chunks that best answers the
+    query (one whole sentence, or two that run on, with document offsets), and which of
+    the chunks holds it.
+
     Sentences (`split_sentences`: soft-wrapped lines joined) are scored by the query
     terms (stemmed) they hold, each weighted by its rarity among all the chunks'
     sentences (a term in every sentence tells none apart), and by the kind of answer the
@@ -78,62 +108,95 @@ def highlight_chunks(
     is decisive and counts as a typical term otherwise. A sentence and the next of its
     paragraph are chosen together when the first names the subject and the next adds
     other terms or the answer, or the first ends in a colon. A heading line is chosen
-    only when no body sentence holds a term. When none does, or when passages tie,
-    `embed` (unit vectors of texts), if given, picks the body sentence (or tied passage)
-    closest to the query in meaning, for the first `SEMANTIC_HIGHLIGHTS` chunks and up to
-    `SEMANTIC_SENTENCES` sentences (one batch); otherwise, and past those bounds, the
-    first body sentence (or the first, shorter passage of a tie) stands in.
+    only when no body sentence holds a term. The best passage of any of a document's
+    chunks wins; of passages that score the same, the one in the better ranked chunk,
+    then the earlier. When no chunk's body holds a term, the first chunk's body sentences
+    stand in. When those, or the best passages, tie, `embed` (unit vectors of texts), if
+    given with `query_vector`, picks the passage closest to the query in meaning, for the
+    first `SEMANTIC_HIGHLIGHTS` documents and up to `SEMANTIC_SENTENCES` passages (one
+    batch, each cut to `SEMANTIC_CHARACTERS`); otherwise the first stands in.
 
     Args:
         query: the query text.
-        chunks: (chunk text, offset of the chunk in its document) pairs.
+        documents: per document, (chunk text, offset of the chunk in its document) pairs,
+            the chunk ranked best (the one a hit shows) first.
         embed: the index's model, used only by the fallback.
-        query_vector: the query's unit vector, if known, so that it is not embedded again.
-        headings: per chunk, lines that are headings wherever they stand (its section
-            path and its document's title).
+        query_vector: the query's unit vector; without it the model is never asked (a
+            lexical search embeds nothing).
+        headings: per document and chunk, lines that are headings wherever they stand
+            (its section path and its document's title).
 
     Returns:
-        One list per chunk: its passage as a Highlight, or nothing for a blank chunk.
+        Per document, (index of the chosen chunk, its passage as a Highlight), or (0, [])
+        when every chunk is blank.
     """
+    chunks = [(position, index, text, headings[position][index] if headings else ())
+              for position, candidates in enumerate(documents)
+              for index, (text, _) in enumerate(candidates)]
     terms = query_terms(query)
-    split = [sentences_of(text, headings[position] if headings else ())
-             for position, (text, _) in enumerate(chunks)]
-    found = [_terms_by_sentence(text, sentences, terms)
-             for (text, _), sentences in zip(chunks, split, strict=True)]
-    weights = _term_weights(found, sum(map(len, split)))
-    kind = answer_kind(query)
-    scorer = _Scorer(weights, kind)
-    chosen: list[tuple[int, int] | None] = []
-    fallback: list[tuple[int, list[tuple[int, int]]]] = []
-    budget = SEMANTIC_SENTENCES if embed is not None else 0
-    for position, (text, _) in enumerate(chunks):
-        sentences = split[position]
-        passages = scorer.best_passages(text, sentences, found[position])
-        if passages:
-            chosen.append(passages[0])
-            if len(passages) > 1 and budget > 0 and position < SEMANTIC_HIGHLIGHTS:
-                fallback.append((position, passages[:budget]))  # a tie: meaning decides
-                budget -= len(fallback[-1][1])
-            continue
-        # No body sentence holds a query term: the body stands in, headings only without it.
-        spans = [(s.start, s.end) for s in sentences if not s.heading] or [
-            (s.start, s.end) for s in sentences]
-        chosen.append(spans[0] if spans else None)
-        if len(spans) > 1 and budget > 0 and position < SEMANTIC_HIGHLIGHTS:
-            fallback.append((position, spans[:budget]))
+    split = {(p, i): sentences_of(text, heads) for p, i, text, heads in chunks}
+    found = {(p, i): _terms_by_sentence(text, split[p, i], terms) for p, i, text, _ in chunks}
+    scorer = _Scorer(_term_weights(list(found.values()), sum(map(len, split.values()))),
+                     answer_kind(query))
+    chosen: list[tuple[int, tuple[int, int]] | None] = []
+    fallback: list[tuple[int, list[tuple[int, tuple[int, int]]]]] = []
+    budget = SEMANTIC_SENTENCES if embed is not None and query_vector is not None else 0
+    for position, candidates in enumerate(documents):
+        tied = _best_of_document(scorer, candidates, split, found, position)
+        chosen.append(tied[0] if tied else None)
+        if len(tied) > 1 and budget > 0 and position < SEMANTIC_HIGHLIGHTS:
+            fallback.append((position, tied[:budget]))  # meaning decides
             budget -= len(fallback[-1][1])
-    if fallback and embed is not None:
-        for position, span in _closest_sentences(query, chunks, fallback, embed, query_vector):
-            chosen[position] = span
-    highlights: list[list[Highlight]] = []
-    for (text, document_offset), picked in zip(chunks, chosen, strict=True):
-        if picked is None:
-            highlights.append([])
-            continue
-        start, end = picked
-        highlights.append([Highlight(text=text[start:end], start=document_offset + start,
-                                     end=document_offset + end)])
-    return highlights
+    if fallback and embed is not None and query_vector is not None:
+        for position, pick in _closest_passages(documents, fallback, embed, query_vector,
+                                                terms):
+            chosen[position] = pick
+    return [_highlight(candidates, picked)
+            for candidates, picked in zip(documents, chosen, strict=True)]
+
+
+def _best_of_document(scorer: "_Scorer", candidates: list[tuple[str, int]],
+                      split: dict[tuple[int, int], tuple[Sentence, ...]],
+                      found: dict[tuple[int, int], dict[int, Counter[str]]],
+                      position: int) -> list[tuple[int, tuple[int, int]]]:
+    """(chunk index, span) of the document's best passages, tied, best ranked chunk
+    first; without any, the first chunk's body sentences (headings only without one)."""
+    best: tuple[bool, float] | None = None
+    tied: list[tuple[int, tuple[int, int]]] = []
+    for index, (text, _) in enumerate(candidates):
+        key, spans = scorer.best_passages(text, split[position, index],
+                                          found[position, index])
+        if spans and (best is None or _clearly_better(key, best)):
+            best, tied = key, []
+        if spans and key == best:
+            tied.extend((index, span) for span in spans)
+    if tied:
+        return tied
+    sentences = split[position, 0] if candidates else ()
+    body = [(s.start, s.end) for s in sentences if not s.heading] or [
+        (s.start, s.end) for s in sentences]
+    return [(0, span) for span in body]
+
+
+def _clearly_better(key: tuple[bool, float], than: tuple[bool, float]) -> bool:
+    """Whether a passage scored `key` in a lower ranked chunk beats the best one so far,
+    scored `than`: it keeps any decisive answer, and holds `OTHER_CHUNK_MARGIN` times the
+    terms' weight, or as much and the decisive answer the other lacks."""
+    (decisive, score), (best_decisive, best_score) = key, than
+    if best_decisive and not decisive:
+        return False
+    return score > OTHER_CHUNK_MARGIN * best_score or (
+        decisive and not best_decisive and score >= best_score)
+
+
+def _highlight(candidates: list[tuple[str, int]],
+               picked: tuple[int, tuple[int, int]] | None) -> tuple[int, list[Highlight]]:
+    if picked is None:
+        return 0, []
+    index, (start, end) = picked
+    text, document_offset = candidates[index]
+    return index, [Highlight(text=text[start:end], start=document_offset + start,
+                             end=document_offset + end)]
 
 
 def on_pages(highlights: list[Highlight], pages: PageSpan) -> list[Highlight]:
@@ -164,9 +227,12 @@ class _Scorer:
         self.answer_weight = sum(weights.values()) / len(weights) if weights else 0.0
 
     def best_passages(self, text: str, sentences: tuple[Sentence, ...],
-                      found: dict[int, Counter[str]]) -> list[tuple[int, int]]:
-        """The spans of the best passages that start at a body sentence holding a term (or
-        a decisive answer): the best, then any that score as much (a tie), or none."""
+                      found: dict[int, Counter[str]]
+                      ) -> tuple[tuple[bool, float], list[tuple[int, int]]]:
+        """The best passages that start at a body sentence holding a term (or a decisive
+        answer): their score (a decisive answer held, then the terms' and the weaker
+        answer's weight) and their spans, the best first then any that score as much (a
+        tie); no spans when none does."""
         answers = answer_sentences(self.kind, text, sentences) if self.kind is not None \
             else (False,) * len(sentences)
         decisive = self.kind is not None and self.kind.decisive
@@ -186,8 +252,15 @@ class _Scorer:
                 # Then fewer sentences, then the earlier.
                 scored.append(((answered and decisive, round(score, 9), index - end, -index),
                                (sentences[index].start, sentences[end].end)))
+        if not scored:
+            return (False, 0.0), []
         scored.sort(reverse=True)
-        return [span for key, span in scored if key[:2] == scored[0][0][:2]]
+        best = scored[0][0][:2]
+        tied = [span for key, span in scored if key[:2] == best]
+        if len(tied) > 1:  # the one naming a query term nearest its start: it is about it
+            lowered = text.lower()
+            tied.sort(key=lambda span: _lead(lowered, span, self.weights))
+        return best, tied
 
     def _score(self, held: Counter[str], answers: bool) -> float:
         terms = sum(self.weights[term] * count * (TERM_SATURATION + 1)
@@ -213,6 +286,35 @@ class _Scorer:
         adds = sum(self.weights[term] for term in second - first) + (
             self.answer_weight if answers[after] and not answers[index] else 0.0)
         return min(gives, adds) >= self.answer_weight > 0
+
+
+def _window(text: str, span: tuple[int, int], terms: set[str]) -> str:
+    """At most `SEMANTIC_CHARACTERS` of `text[span[0]:span[1]]` (a third as many of
+    Chinese): from a little before its first query term (the start when it holds none),
+    so that the model reads what matched."""
+    start, end = span
+    # A Chinese character is about one token of the model, an English word about 1.3.
+    limit = SEMANTIC_CHARACTERS // 3 if has_chinese(text[start:end]) else SEMANTIC_CHARACTERS
+    if end - start <= limit:
+        return text[start:end]
+    lead = _lead(text.lower(), span, terms)
+    lead = 0 if lead >= end - start else lead
+    begin = start + max(0, min(lead - limit // 4, end - start - limit))
+    return text[begin:begin + limit]
+
+
+def _lead(lowered: str, span: tuple[int, int], terms: Iterable[str]) -> int:
+    """How far into `lowered[span[0]:span[1]]` a word starting with one of `terms` first
+    stands (its length when none does)."""
+    start, end = span
+    lead = end - start
+    for term in terms:
+        at = lowered.find(term, start, start + lead)
+        while at >= 0 and at > start and _WORD_CHAR.match(lowered, at - 1):
+            at = lowered.find(term, at + 1, start + lead)
+        if at >= 0:
+            lead = at - start
+    return lead
 
 
 @lru_cache(maxsize=CACHED_CHUNKS)
@@ -258,24 +360,22 @@ def _terms_by_sentence(text: str, sentences: tuple[Sentence, ...],
     return found
 
 
-def _closest_sentences(
-    query: str,
-    chunks: list[tuple[str, int]],
-    fallback: list[tuple[int, list[tuple[int, int]]]],
+def _closest_passages(
+    documents: list[list[tuple[str, int]]],
+    fallback: list[tuple[int, list[tuple[int, tuple[int, int]]]]],
     embed: Callable[[list[str]], NDArray[np.float32]],
-    query_vector: NDArray[np.float32] | None,
-) -> list[tuple[int, tuple[int, int]]]:
-    """(chunk position, span) of the sentence nearest the query, for each fallback chunk."""
-    sentences = [chunks[p][0][s:e] for p, spans in fallback for s, e in spans]
-    if query_vector is None:
-        vectors = embed([query, *sentences])
-        query_vector, vectors = vectors[0], vectors[1:]
-    else:
-        vectors = embed(sentences)
-    scores = vectors @ query_vector
+    query_vector: NDArray[np.float32],
+    terms: set[str],
+) -> list[tuple[int, tuple[int, tuple[int, int]]]]:
+    """(document position, (chunk index, span)) of the passage nearest the query, for
+    each fallback document: its passages, each cut to `SEMANTIC_CHARACTERS` around its
+    first query term (`_window`), embedded in one batch against the query's vector."""
+    texts = [_window(documents[position][index][0], span, terms)
+             for position, tied in fallback for index, span in tied]
+    scores = embed(texts) @ query_vector
     picked = []
     offset = 0
-    for position, spans in fallback:
-        picked.append((position, spans[int(np.argmax(scores[offset:offset + len(spans)]))]))
-        offset += len(spans)
+    for position, tied in fallback:
+        picked.append((position, tied[int(np.argmax(scores[offset:offset + len(tied)]))]))
+        offset += len(tied)
     return picked

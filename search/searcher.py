@@ -22,7 +22,7 @@ from semsearch.indexer.encoders.cross_encoder import Reranker, RerankerLoadError
 from semsearch.indexer.vector_index import VectorIndex, limit_threads
 from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE, EmbeddingCache
 from semsearch.search.errors import InvalidQueryError
-from semsearch.search.highlight import highlight_chunks, on_pages
+from semsearch.search.hit_highlights import document_candidates, highlight_hits
 from semsearch.search.hits import ChunkView, DocumentView, Hit, SearchResponse
 from semsearch.search.lexical import LexicalQuery
 from semsearch.search.options import Filters, Mode, SearchOptions
@@ -165,11 +165,6 @@ class Searcher:
             timings = {"embed": 0.0}  # known once the vector is (first, for reading)
             hits = self._search_one(query, partial(embedding.row, position), options,
                                     timings)
-            if options.highlight:
-                vector = embedding.row(position) if options.mode != Mode.LEXICAL else None
-                lap = time.perf_counter()
-                self._highlight(query, vector, hits)
-                timings["highlight"] = round((time.perf_counter() - lap) * 1000, 2)
             timings["embed"] = round(embedding.ms_per_query, 2)
             elapsed = (time.perf_counter() - started) * 1000
             timings["total"] = round(elapsed + embedding.ms_before(), 2)
@@ -192,6 +187,8 @@ class Searcher:
                    options.rerank_candidates if options.rerank else 0)
         # At least k, so that reranking never returns fewer hits than asked for.
         keep = max(options.rerank_candidates, k) if options.rerank else k
+        # A grouped hit may show another candidate chunk of its document (highlights).
+        others: dict[int, list[tuple[int, float]]] = {}
         with self.reader.snapshot() as snapshot:
             dense, lexical = self._legs(snapshot, query, vector, mode, options.filters,
                                         pool, clock)
@@ -200,18 +197,29 @@ class Searcher:
                 ranked = gate(ranked, dense, options.min_score)
             if options.group_by == "document":
                 documents = snapshot.store.chunk_documents([c for c, _ in ranked])
-                ranked = fuse_documents(ranked, dense, lexical, documents) \
+                shown = fuse_documents(ranked, dense, lexical, documents) \
                     if mode == Mode.HYBRID else best_per_document(ranked, documents)
+                if options.highlight:
+                    others = document_candidates(ranked, shown[:keep], documents)
+                ranked = shown
             ranked = ranked[:keep]
             clock.lap("fuse")
-            hits = make_hits(ranked, snapshot.store.chunks([c for c, _ in ranked]), mode,
-                             dense, lexical)
+            rows = snapshot.store.chunks([c for c, _ in ranked]
+                                         + [c for found in others.values() for c, _ in found])
+            hits = make_hits(ranked, rows, mode, dense, lexical)
+            other_hits = {shown_id: make_hits(found, rows, mode, dense, lexical)
+                          for shown_id, found in others.items()}
             clock.lap("rows")
         if options.rerank:
             hits = rerank_hits(self.reranker, query, hits)
             if options.min_score is not None:
                 hits = [h for h in hits if h.score >= options.min_score]
             clock.lap("rerank")
+        if options.highlight:
+            hits = highlight_hits(query, hits[:k], other_hits, self._embeddings.embed,
+                                  vector() if mode != Mode.LEXICAL else None,
+                                  self.chunk_pages)
+            clock.lap("highlight")
         return hits[:k]
 
     def _legs(self, snapshot: Snapshot, query: str,
@@ -252,17 +260,6 @@ class Searcher:
             dense = complete_dense(vectors, query_vector, list(lexical), dense)
             clock.lap("lexical")
         return dense, lexical
-
-    def _highlight(self, query: str, vector: NDArray[np.float32] | None,
-                   hits: list[Hit]) -> None:
-        chunks = [(hit.text, hit.start) for hit in hits]
-        headings = [(*hit.headings, hit.title) for hit in hits]
-        found = highlight_chunks(query, chunks, self._embeddings.embed, vector, headings)
-        pages = self.chunk_pages([hit.chunk_id for hit in hits if hit.page is not None])
-        for hit, highlights in zip(hits, found, strict=True):
-            hit.highlights = on_pages(highlights, pages.get(hit.chunk_id, PageSpan(hit.page)))
-            if hit.highlights:  # the page of what the hit shows, not where its chunk starts
-                hit.page = hit.highlights[0].page
 
     def chunk_pages(self, chunk_ids: list[int]) -> dict[int, PageSpan]:
         """The PDF pages of the chunks of `chunk_ids`, by id (ids gone since left out).

@@ -10,13 +10,16 @@ from semsearch.indexer.documents import PageSpan
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.sentences import split_sentences
 from semsearch.search.highlight import (
+    SEMANTIC_CHARACTERS,
     SEMANTIC_SENTENCES,
     highlight_chunks,
+    highlight_documents,
     on_pages,
     query_terms,
     stem,
 )
-from semsearch.search.hits import Highlight
+from semsearch.search.hit_highlights import highlight_hits
+from semsearch.search.hits import Highlight, Hit
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
 from tests.helpers import PDF_PAGES, PDF_QUESTION, SEARCH_DOCS
@@ -150,24 +153,42 @@ def _fake_model(rows: dict[str, list[float]], seen: list[list[str]]
     return embed
 
 
+GIRAFFE = np.array([1.0, 0.0], dtype=np.float32)  # the query's vector, known to the search
+
+
 def test_no_shared_term_asks_the_model() -> None:
+    # The sentences are embedded, never the query: its vector is the search's.
     seen: list[list[str]] = []
-    embed = _fake_model({"giraffe": [1.0, 0.0], "Cats sleep a lot.": [0.1, 0.9],
-                         "Dogs bark at night!": [0.2, 0.8],
+    embed = _fake_model({"Cats sleep a lot.": [0.1, 0.9], "Dogs bark at night!": [0.2, 0.8],
                          "Birds sing in the morning?": [0.9, 0.1]}, seen)
-    highlights = _best("giraffe", ENGLISH, 10, embed)
-    assert seen == [["giraffe", "Cats sleep a lot.", "Dogs bark at night!",
-                     "Birds sing in the morning?"]]
+    highlights = _best("giraffe", ENGLISH, 10, embed, GIRAFFE)
+    assert seen == [["Cats sleep a lot.", "Dogs bark at night!", "Birds sing in the morning?"]]
     assert highlights == [Highlight(text="Birds sing in the morning?", start=10 + 38,
                                     end=10 + 64)]
 
 
-def test_a_known_query_vector_is_not_embedded_again() -> None:
+def test_without_the_query_vector_the_model_is_not_asked() -> None:
+    # A lexical search embeds no query: its highlights never ask the model.
+    def fail(texts: list[str]) -> np.ndarray:
+        raise AssertionError("the model must not be called")
+
+    assert _best("giraffe", ENGLISH, 0, fail) == [
+        Highlight(text="Cats sleep a lot.", start=0, end=17)]
+    text = "Blossom end rot has a cause in the soil. Blossom end rot was caused by watering."
+    assert [h.text for h in _best("what causes blossom end rot", text, 0, fail)] == [
+        "Blossom end rot has a cause in the soil."]
+
+
+def test_the_model_reads_a_long_passage_around_its_first_term() -> None:
+    # Past SEMANTIC_CHARACTERS a passage is cut, from a little before its query term.
+    filler = "word " * 60
+    text = f"A giraffe is tall. {filler}then the giraffe ate leaves {filler}end."
     seen: list[list[str]] = []
-    embed = _fake_model({"Dogs bark at night!": [0.0, 1.0]}, seen)
-    highlights = _best("giraffe", ENGLISH, 0, embed, np.array([0.0, 1.0], dtype=np.float32))
-    assert seen == [["Cats sleep a lot.", "Dogs bark at night!", "Birds sing in the morning?"]]
-    assert [h.text for h in highlights] == ["Dogs bark at night!"]
+    highlight_chunks("giraffe", [(text, 0)], _fake_model({}, seen), GIRAFFE)
+    (read,) = seen  # the two sentences tie
+    assert read[0] == "A giraffe is tall."
+    assert len(read[1]) == SEMANTIC_CHARACTERS
+    assert "then the giraffe ate leaves" in read[1]
 
 
 def test_model_is_not_asked_when_a_term_matches_or_one_sentence() -> None:
@@ -181,13 +202,13 @@ def test_model_is_not_asked_when_a_term_matches_or_one_sentence() -> None:
 
 def test_semantic_fallback_is_bounded_and_batched() -> None:
     # Many chunks without a query word, each of many sentences: one model call, of at
-    # most SEMANTIC_SENTENCES sentences (and the query), for the top hit only.
+    # most SEMANTIC_SENTENCES sentences, for the top hit only.
     text = " ".join(f"Sentence number {i} is here." for i in range(10))
     chunks = [(text, 1000 * n) for n in range(8)]
     seen: list[list[str]] = []
-    results = highlight_chunks("giraffe", chunks, _fake_model({}, seen))
+    results = highlight_chunks("giraffe", chunks, _fake_model({}, seen), GIRAFFE)
     assert len(seen) == 1
-    assert len(seen[0]) == 1 + SEMANTIC_SENTENCES
+    assert len(seen[0]) == SEMANTIC_SENTENCES
     assert [len(h) for h in results] == [1] * len(chunks)
     assert {h[0].text for h in results[1:]} == {"Sentence number 0 is here."}
 
@@ -400,12 +421,12 @@ def test_the_body_answers_rather_than_the_title() -> None:
 def test_a_tie_on_the_top_hit_is_settled_by_meaning() -> None:
     text = "Blossom end rot has a cause in the soil. Blossom end rot was caused by watering."
     seen: list[list[str]] = []
-    embed = _fake_model({"what causes blossom end rot": [1.0, 0.0],
-                         "Blossom end rot has a cause in the soil.": [0.0, 1.0],
+    embed = _fake_model({"Blossom end rot has a cause in the soil.": [0.0, 1.0],
                          "Blossom end rot was caused by watering.": [0.9, 0.1]}, seen)
     chunks = [(text, 0), (text, 500)]
-    results = highlight_chunks("what causes blossom end rot", chunks, embed)
-    assert seen == [["what causes blossom end rot", "Blossom end rot has a cause in the soil.",
+    results = highlight_chunks("what causes blossom end rot", chunks, embed,
+                               np.array([1.0, 0.0], dtype=np.float32))
+    assert seen == [["Blossom end rot has a cause in the soil.",
                      "Blossom end rot was caused by watering."]]
     # The top hit asks the model; the next keeps the first of its tied sentences.
     assert [h[0].text for h in results] == ["Blossom end rot was caused by watering.",
@@ -417,3 +438,106 @@ def test_a_yes_or_no_question_gets_the_belief_and_its_denial() -> None:
             "长城宽度只有几米，在近地轨道上用肉眼很难分辨。长城是世界遗产。")
     assert _best("在太空中能用肉眼看到长城吗", text)[0].text == (
         "有一种流行的说法，认为在太空中用肉眼能看到长城。长城宽度只有几米，在近地轨道上用肉眼很难分辨。")
+
+
+# --- a lexical search never asks the model ------------------------------------------------
+
+def test_a_lexical_search_never_asks_the_model(search_searcher: Searcher,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The two zorblax-enzyme sentences tie: hybrid settles that by meaning (the query's
+    # vector is at hand), lexical by the first query term's place, without the model.
+    # "repairing" is in a title only: no body sentence holds it.
+    asked: list[list[str]] = []
+    embed = search_searcher._embeddings.embed
+
+    def counted(texts: list[str]) -> np.ndarray:
+        asked.append(list(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(search_searcher._embeddings, "embed", counted)
+    for query in ("zorblax enzyme", "printing press", "repairing", "长城"):
+        for group_by in (None, "document"):
+            options = SearchOptions(k=5, mode=Mode.LEXICAL, group_by=group_by)
+            assert search_searcher.search(query, options).results
+    assert asked == []
+    search_searcher.search("zorblax enzyme", SearchOptions(k=5, mode=Mode.HYBRID))
+    query, sentences = asked  # the query itself, then its tied sentences
+    assert query == ["zorblax enzyme"] and len(sentences) == 2
+
+
+# --- a hit that stands for its document (grouped search) ----------------------------------
+
+def _hit(chunk_id: int, ordinal: int, text: str, start: int, page: int | None,
+         cosine: float) -> Hit:
+    return Hit(chunk_id=chunk_id, doc_id=7, path="bees.pdf", title="Bees", ordinal=ordinal,
+               text=text, page=page, start=start, end=start + len(text),
+               headings=[f"Part {ordinal}"], score=cosine, score_kind="cosine",
+               scores={"cosine": cosine})
+
+
+def test_a_documents_hit_shows_the_chunk_that_holds_its_best_passage() -> None:
+    # The document's best ranked chunk (shown) barely matches; another of its candidate
+    # chunks holds the answer, on the PDF page after the one that chunk starts on.
+    shown = _hit(1, 0, "Bees live in hives. The hive is warm.", 0, 2, 0.9)
+    answer = "Feeding the colony. A worker bee born in summer lives five weeks."
+    other = _hit(2, 3, answer, 500, 4, 0.7)
+    unrelated = _hit(3, 0, "Tomatoes need sun.", 0, None, 0.5)
+    pages = {2: PageSpan(4, (515,)), 1: PageSpan(2)}
+    asked: list[list[int]] = []
+
+    def chunk_pages(chunk_ids: list[int]) -> dict[int, PageSpan]:
+        asked.append(chunk_ids)
+        return {chunk_id: pages[chunk_id] for chunk_id in chunk_ids}
+
+    first, second = highlight_hits("how long does a worker bee live in summer",
+                                   [shown, unrelated], {1: [other]}, _no_model, None,
+                                   chunk_pages)
+    # What the hit shows is the answer's chunk: its id, text, place, page and cosine.
+    assert (first.chunk_id, first.ordinal, first.text, first.start, first.end) == (
+        2, 3, answer, 500, 500 + len(answer))
+    assert first.headings == ["Part 3"] and first.scores == {"cosine": 0.7}
+    (highlight,) = first.highlights
+    assert highlight.text == "A worker bee born in summer lives five weeks."
+    assert highlight.start == 500 + answer.index("A worker")
+    assert (highlight.page, first.page) == (5, 5)
+    # The document keeps its rank and score; a hit without others is its own chunk.
+    assert first.score == 0.9 and first.doc_id == 7
+    assert second.chunk_id == 3 and second.highlights[0].text == "Tomatoes need sun."
+    assert asked == [[2]]
+
+
+def _no_model(texts: list[str]) -> np.ndarray:
+    raise AssertionError("the model must not be called")
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_grouped_hits_agree_with_their_highlights(search_searcher: Searcher,
+                                                  mode: Mode) -> None:
+    for query in ("steam printing press", "who spread printing across Europe",
+                  "glue a patch on the hole", "明朝重修长城"):
+        options = SearchOptions(k=5, mode=mode, group_by="document")
+        for hit in search_searcher.search(query, options).results:
+            view = search_searcher.document(hit.doc_id)
+            assert view is not None
+            (chunk,) = [c for c in view.chunks if c.chunk_id == hit.chunk_id]
+            assert (chunk.ordinal, chunk.text, chunk.start, chunk.end) == (
+                hit.ordinal, hit.text, hit.start, hit.end)
+            for highlight in hit.highlights:
+                assert hit.start <= highlight.start < highlight.end <= hit.end
+                assert hit.text[highlight.start - hit.start:highlight.end - hit.start] == \
+                    highlight.text
+
+
+def test_a_lower_ranked_chunk_shows_only_when_clearly_better() -> None:
+    top = "Bees live in hives. The hive is warm."
+    answer = "A worker bee born in summer lives five weeks."
+    slightly = "The bee hive keeps bees."
+    # The answer's chunk holds far more of the query's weight: it shows, as chunk 1.
+    ((index, (highlight,)),) = highlight_documents(
+        "how long does a worker bee live in summer", [[(top, 0), (answer, 200)]])
+    assert (index, highlight.text, highlight.start) == (1, answer, 200)
+    # A chunk as good as the top one, or a little better, does not.
+    ((index, (highlight,)),) = highlight_documents("bee hive", [[(top, 0), (slightly, 200)]])
+    assert (index, highlight.text) == (0, "Bees live in hives.")
+    # A blank document has nothing to show.
+    assert highlight_documents("bee", [[(" ", 0)]]) == [(0, [])]
