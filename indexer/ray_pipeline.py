@@ -278,7 +278,7 @@ class RayPipeline:
         # rows per actor call; each call runs forward passes of `batch_size` texts
         rows_per_call = max(self.batch_size, GPU_BATCH_SIZE)
         pool = ray.data.ActorPoolStrategy(min_size=1, max_size=len(actor_nodes(self.device)))
-        return (ray.data.from_items(items, override_num_blocks=tasks)
+        dataset = (ray.data.from_items(items, override_num_blocks=tasks)
                 .map_batches(parse_and_chunk, batch_size=FILES_PER_TASK, num_cpus=1,
                              batch_format="numpy",
                              fn_kwargs={"root": str(root),
@@ -289,6 +289,9 @@ class RayPipeline:
                 .map_batches(ChunkEncoder, fn_constructor_args=(self.spec, self.batch_size),
                              batch_size=rows_per_call, compute=pool, batch_format="numpy",
                              **encoder_actor_options(self.device)))
+        # the dataset's own copy of the settings: the sync reports its own progress
+        dataset.context.enable_progress_bars = False
+        return dataset
 
 
 def encoder_actor_options(device: str) -> dict[str, Any]:
