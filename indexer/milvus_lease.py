@@ -4,10 +4,11 @@ Milvus has no transactions and no conditional write, so the lease is taken the w
 register-only mutual exclusion does it: each sync writes its own claim (a row keyed by a
 random owner id, with its host, pid and an expiry), then reads every claim back with
 Strong consistency, and holds the lease only if it sees no other live claim; otherwise it
-deletes its claim and refuses with `MilvusLockedError`. Two syncs starting together can
-both refuse (run one again), but they cannot both proceed: if the first one's read
-missed the second one's claim, that claim was written after it, so the second one's
-read, later still, sees the first one's.
+deletes its claim and refuses with `MilvusLockedError`. Syncs starting together can all
+see each other's claims: each then withdraws and tries again after a random pause, a few
+times, so that one of them usually proceeds (or all refuse: run one again). They cannot
+both proceed: if the first one's read missed the second one's claim, that claim was
+written after it, so the second one's read, later still, sees the first one's.
 
 A claim is live until it expires (LEASE_SECONDS after its last renewal, by the clock of
 the machine that reads it) or, on the same host, until its process is gone: a killed
@@ -22,6 +23,7 @@ shorten or lengthen it.
 import json
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
 RENEW_SECONDS = LEASE_SECONDS / 4
+# Tries when syncs start together and see each other's fresh claims; the pause between
+# two, in seconds, is drawn at random so that one of them goes first.
+RACE_TRIES = 4
+RACE_PAUSE = (0.05, 1.0)
 
 
 @dataclass(frozen=True)
@@ -94,9 +100,16 @@ class MilvusLease:
             MilvusLockedError: another live claim is there, before or after ours.
         """
         self.store.create_manifest()
-        self._refuse_if_held(self.claims())
-        self._write()
-        self._refuse_if_held(self.claims(), withdraw=True)
+        for attempt in range(RACE_TRIES):
+            self._refuse_if_held(self.claims())
+            self._write()
+            try:
+                self._refuse_if_held(self.claims(), withdraw=True)
+                break
+            except MilvusLockedError:
+                if attempt == RACE_TRIES - 1:
+                    raise
+                time.sleep(random.uniform(*RACE_PAUSE))  # noqa: S311 - not a secret
         self._renewer = threading.Thread(target=self._renew, daemon=True,
                                          name="semsearch-milvus-lease")
         self._renewer.start()
