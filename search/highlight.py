@@ -25,10 +25,11 @@ from semsearch.search.hits import Highlight
 SEMANTIC_HIGHLIGHTS = 1
 # The fallback embeds at most this many passages per search, in one encoder batch, each
 # cut to `SEMANTIC_CHARACTERS` around its first query term, so that it costs about two
-# query embeddings whatever the chunks hold (8 whole sentences cost eight: they were the
-# dense p99). On corpus/eval/highlights.jsonl it chooses as the unbounded 8 did.
+# query embeddings whatever the chunks hold. 8 whole sentences cost eight and made the
+# dense p99 5 times the p50 (CPU, SciFact); these 2.8 times. On
+# corpus/eval/highlights.jsonl they choose as the 8 whole sentences did.
 SEMANTIC_SENTENCES = 3
-SEMANTIC_CHARACTERS = 120
+SEMANTIC_CHARACTERS = 80
 # Another chunk of a document shows instead of the one ranked best only when its passage
 # holds this many times the terms' weight: retrieval ranked the shown chunk on all of its
 # text, a passage's terms are weaker evidence. 1.25 to 2 scored alike on
