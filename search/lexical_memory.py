@@ -35,6 +35,9 @@ B = 0.75
 # chunk of up to 200 tokens (10 MiB at 12k chunks, 80 MiB at 100k), plus one batch of
 # postings at the peak of the build; so about 1.7 GiB at this limit.
 MEMORY_BM25_MAX_CHUNKS = 2_000_000
+# Query terms whose index terms one `MemoryBM25` remembers. Whole queries seldom repeat but
+# their words do, and cutting a query's new words is an SQLite round trip (~0.05-0.1 ms).
+KNOWN_TERMS_MAX = 100_000
 
 
 class MemoryBM25:
@@ -48,6 +51,8 @@ class MemoryBM25:
         self.rowids, self.offsets = rowids, offsets
         self.positions, self.impacts = positions, impacts
         self.term_ids = {term: i for i, term in enumerate(terms)}
+        # Only ever added to (up to KNOWN_TERMS_MAX), so threads may read it as it grows.
+        self._known_terms: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def build(cls, rowids: NDArray[np.int64], lengths: NDArray[np.int64],
@@ -95,11 +100,19 @@ class MemoryBM25:
         """Bytes of the arrays held (the term dictionary not counted)."""
         return sum(a.nbytes for a in (self.rowids, self.offsets, self.positions, self.impacts))
 
-    @staticmethod
-    def tokens(terms: list[str]) -> Tokens | None:
+    def tokens(self, terms: list[str]) -> Tokens | None:
         """The index terms of each query term; None if one is a phrase of several, which
-        FTS5 would match by position (not held here)."""
-        tokens = fts_tokens(tuple(terms))
+        FTS5 would match by position (not held here).
+
+        FTS5 cuts each term on its own, so the terms not seen before are cut together
+        and the others are remembered.
+        """
+        known = self._known_terms
+        new = tuple(dict.fromkeys(term for term in terms if term not in known))
+        cut = dict(zip(new, fts_tokens(new), strict=True)) if new else {}
+        if len(known) < KNOWN_TERMS_MAX:
+            known.update(cut)
+        tokens = tuple(cut[term] if term in cut else known[term] for term in terms)
         return None if any(len(found) > 1 for found in tokens) else tokens
 
     def score(self, tokens: Tokens) -> "ScoredQuery":
@@ -159,7 +172,7 @@ class ScoredQuery:
             keep = scores >= cut
             ids, scores = ids[keep], scores[keep]
         best = np.lexsort((ids, -scores))[:limit]
-        return [(int(r), float(s)) for r, s in zip(ids[best], scores[best], strict=True)]
+        return list(zip(ids[best].tolist(), scores[best].tolist(), strict=True))
 
     def of(self, chunk_ids: list[int]) -> dict[int, float]:
         """BM25 of each chunk of `chunk_ids`: 0 for one without a query term (or unknown)."""
@@ -170,4 +183,4 @@ class ScoredQuery:
             where = np.searchsorted(self.matched, at).clip(max=len(self.matched) - 1)
             hit = (self.rowids[at] == ids) & (self.matched[where] == at)
             values[hit] = self.scores[where[hit]]
-        return {int(i): float(v) for i, v in zip(ids, values, strict=True)}
+        return dict(zip(ids.tolist(), values.tolist(), strict=True))

@@ -144,6 +144,16 @@ def test_terms_are_cut_by_the_index_tokenizer() -> None:
     assert fts_tokens(("a_b", "?")) == (("a", "b"), ())
 
 
+def test_remembered_terms_keep_their_own_tokens(memory: MemoryBM25) -> None:
+    """A query mixing terms cut for an earlier query with new ones gets each term's own
+    tokens, in its order."""
+    assert memory.tokens(["presses", "MAINZ"]) == (("press",), ("mainz",))
+    assert memory.tokens(["Gutenbérg", "MAINZ", "presses", "Gutenbérg"]) == (
+        ("gutenberg",), ("mainz",), ("press",), ("gutenberg",))
+    assert memory.tokens(["?", "presses"]) == ((), ("press",))
+    assert memory.tokens(["MAINZ", "a_b"]) is None
+
+
 def test_a_term_of_several_tokens_is_left_to_fts5(store: Store, memory: MemoryBM25) -> None:
     """FTS5 matches `a_b` as a phrase (by position), which memory does not hold."""
     assert memory.tokens(["zorblax", "a_b"]) is None
