@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from semsearch.indexer.encoders import EncoderSpec
+from semsearch.indexer.errors import IndexerError
 from semsearch.indexer.plan import Chunking, chunk_rows, content_hash
 from semsearch.indexer.sync import SyncOptions, SyncProgress, SyncReport, sync_folder
 from semsearch.indexer.walk import CHANGED_WHILE_READING
@@ -117,6 +118,17 @@ def test_a_rerun_encodes_nothing_and_changes_come_out_as_locally(folder: Path,
     assert _counts(reports["ray"]) == _counts(reports["local"])
     assert (reports["ray"].updated, reports["ray"].removed) == (1, 1)
     _same_index(tmp_path / "ray", tmp_path / "local")
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_model_the_cluster_cannot_load_stops_the_sync_before_any_write(
+        folder: Path, tmp_path: Path) -> None:
+    spec = EncoderSpec(model=str(tmp_path / "no-model"), backend="onnx", device="cpu",
+                       ray="local")
+    with pytest.raises(IndexerError, match="The encoder could not start on the Ray cluster"):
+        sync_folder(folder, tmp_path / "index", spec, OPTIONS)
+    with sqlite3.connect(tmp_path / "index" / "index.sqlite") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)
 
 
 class _Stopped(Exception):
