@@ -1,15 +1,19 @@
 """A two-node Ray cluster on this machine (ray.cluster_utils.Cluster, one CPU a node,
 127.0.0.1, its own RAY_TMPDIR): the Ray encoder puts an actor on each node, both nodes
-encode, and the rows equal the local encoder's."""
+encode, and the rows equal the local encoder's; a sync through the Ray Data pipeline
+there writes the index a local sync writes."""
 
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from semsearch.indexer.encoders import EncoderSpec
+from semsearch.indexer.sync import sync_folder
+from tests.helpers import SEARCH_DOCS, search_write_docs
 from tests.test_ray import LOOPBACK, TEXTS, _listening
 
 pytestmark = pytest.mark.scale
@@ -58,3 +62,18 @@ def test_the_cluster_listens_on_loopback_only(two_nodes: Any) -> None:
     assert len({pid for pid, name, _, _ in sockets if name == "raylet"}) == 2, sockets
     assert {address for _, _, address, _ in sockets} <= LOOPBACK, sockets
     assert two_nodes.address.startswith("127.0.0.1:")
+
+
+def test_a_sync_through_the_pipeline_on_two_nodes_equals_a_local_sync(
+        two_nodes: Any, tmp_path: Path) -> None:
+    from tests.test_ray_pipeline import OPTIONS, _same_index
+
+    folder = tmp_path / "docs"
+    search_write_docs(folder, SEARCH_DOCS)
+    reports = {name: sync_folder(folder, tmp_path / name,
+                                 EncoderSpec(backend="onnx", device="cpu", ray=address),
+                                 OPTIONS)
+               for name, address in (("ray", two_nodes.address), ("local", None))}
+    assert reports["ray"].chunks_encoded == reports["local"].chunks_encoded > 0
+    assert reports["ray"].added == reports["local"].added == len(SEARCH_DOCS)
+    _same_index(tmp_path / "ray", tmp_path / "local")
