@@ -1,9 +1,16 @@
-"""Highlight cost per query: the hits of each query (k = 10) highlighted alone, timed.
+"""Highlight accuracy and cost per query (k = 10), for each mode.
 
-For each mode, the same hits are highlighted three ways, interleaved query by query:
+Accuracy (when the query file has answers, as corpus/eval/highlights.jsonl does): the
+share of questions whose document's first hit has a top highlight covering the answer
+(`search.evaluate_highlights`), in a plain search and in one grouped by document (where a
+document's hit may show another of its candidate chunks).
+
+Cost: the same hits of a plain search highlighted three ways, interleaved query by query:
 cold (the per-chunk caches cleared first, as for chunks never met), warm (met before), and
-with the model but no embedding cache (every semantic fallback pays the encoder). Prints
-p50/p90/mean milliseconds and how many queries asked the model.
+with the model but no embedding cache (every semantic fallback pays the encoder; a
+lexical search has no query vector and never asks). Prints p50/p90/mean milliseconds and
+how many queries asked the model; then the searcher's own `highlight` stage, plain and
+grouped (a grouped hit's passage is looked for in up to 4 chunks of its document).
 
     python benchmarks/bench_highlight.py INDEX_DIR QUERIES.jsonl [--rounds 5]
 """
@@ -18,8 +25,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from semsearch.search import answer_kinds, highlight
+from semsearch.search.evaluate import load_query_file
+from semsearch.search.evaluate_highlights import HIGHLIGHT_DEPTH, indexed_text, judge_hits
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
+
+GROUPINGS = {"plain": None, "grouped": "document"}
 
 
 def _clear_caches() -> None:
@@ -30,8 +41,41 @@ def _clear_caches() -> None:
 
 def _summary(label: str, times: list[float]) -> str:
     ordered = sorted(times)
-    return (f"{label:22s} p50 {statistics.median(ordered):7.3f}  "
+    return (f"{label:24s} p50 {statistics.median(ordered):7.3f}  "
             f"p90 {ordered[int(0.9 * len(ordered))]:7.3f}  mean {statistics.mean(ordered):7.3f} ms")
+
+
+def _accuracy(searcher: Searcher, queries: Path) -> None:
+    """Print the highlight accuracy of each mode, plain and grouped by document."""
+    dataset = load_query_file(queries)
+    if not dataset.answers:
+        return
+    texts: dict[int, str] = {}
+
+    def document_text(doc_id: int) -> str:
+        if doc_id not in texts:
+            texts[doc_id] = indexed_text(searcher, doc_id)
+        return texts[doc_id]
+
+    for mode in Mode:
+        shares = []
+        for grouping, group_by in GROUPINGS.items():
+            options = SearchOptions(k=HIGHLIGHT_DEPTH, mode=mode, group_by=group_by)
+            correct = sum(judge_hits(searcher.search(dataset.queries[qid], options).results,
+                                     answer, document_text).correct
+                          for qid, answer in dataset.answers.items())
+            shares.append(f"{grouping} {correct / len(dataset.answers):.3f}")
+        print(f"highlight accuracy, {mode.value} ({len(dataset.answers)} answers): "
+              + ", ".join(shares))
+
+
+def _stage(searcher: Searcher, queries: list[str], mode: Mode, rounds: int) -> None:
+    """Print the p50/p90 of the searcher's `highlight` stage, plain and grouped."""
+    for grouping, group_by in GROUPINGS.items():
+        options = SearchOptions(k=10, mode=mode, group_by=group_by)
+        times = [searcher.search(query, options).timings_ms["highlight"]
+                 for _ in range(rounds) for query in queries]
+        print("  " + _summary(f"searcher stage, {grouping}", times))
 
 
 def main() -> None:
@@ -41,6 +85,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     searcher = Searcher(args.index_dir)
+    _accuracy(searcher, args.queries)
     queries = [json.loads(line)["query"] for line in args.queries.open(encoding="utf-8")]
     for mode in Mode:
         cases = []
@@ -73,6 +118,7 @@ def main() -> None:
               f"the model asked on {asked / args.rounds:.0f} queries a round")
         for label, measured in times.items():
             print("  " + _summary(label, measured))
+        _stage(searcher, queries, mode, args.rounds)
     searcher.close()
 
 
