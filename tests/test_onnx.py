@@ -311,10 +311,6 @@ def test_fp32_index_is_never_mixed_with_int8(tmp_path: Path, cache_dir: Path,
         .backend == "onnx"
 
 
-@pytest.mark.xfail(reason="KNOWN, open in issue 14: in the full suite on a fresh clone "
-                   "(CI, 22:25 UTC) the subprocess found torch, transformers and "
-                   "sentence_transformers imported; passes alone. Find the importer.",
-                   strict=False)
 def test_cached_onnx_path_imports_no_torch(tmp_path: Path, cache_dir: Path,
                                            onnx_encoder: Encoder) -> None:
     """With the export cached, indexing a folder with the defaults and searching it
@@ -353,8 +349,10 @@ print(json.dumps(importers), file=sys.stderr)
     environment = {name: value for name, value in os.environ.items()
                    if name not in ("SEMSEARCH_DEVICE", "SEMSEARCH_BACKEND", "SEMSEARCH_MODEL")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=300, env={**environment, "SEMSEARCH_CACHE_DIR":
-                                              str(cache_dir)}, check=False)
+                            timeout=300, check=False, env={
+                                **environment, "SEMSEARCH_CACHE_DIR": str(cache_dir),
+                                # no other cache to fall back on (a user's ~/.cache hid a bug)
+                                "XDG_CACHE_HOME": str(tmp_path / "empty-cache")})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [
         "onnx", "cycling/flat_tyre.md", []], result.stderr[-6000:]
@@ -427,6 +425,9 @@ def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.delenv("SEMSEARCH_CACHE_DIR")  # conftest sets it for the session
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert Settings().cache_dir == tmp_path / "semsearch"
+    assert EncoderSpec().resolved().cache_dir == tmp_path / "semsearch"
     monkeypatch.setenv("SEMSEARCH_CACHE_DIR", str(tmp_path / "elsewhere"))
     assert Settings().cache_dir == tmp_path / "elsewhere"
+    # The library's default too: a Searcher opened with EncoderSpec() finds the CLI's export.
+    assert EncoderSpec().resolved().cache_dir == tmp_path / "elsewhere"
 

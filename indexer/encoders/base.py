@@ -27,7 +27,10 @@ class ModelLoadError(IndexerError):
 
 
 def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/semsearch`, else `~/.cache/semsearch`: where ONNX exports are kept."""
+    """Where ONNX exports are kept: `$SEMSEARCH_CACHE_DIR`, else `$XDG_CACHE_HOME/semsearch`,
+    else `~/.cache/semsearch`; the same for the library (`EncoderSpec()`) as for the CLI."""
+    if os.environ.get("SEMSEARCH_CACHE_DIR"):
+        return Path(os.environ["SEMSEARCH_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semsearch"
 
 
