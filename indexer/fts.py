@@ -23,15 +23,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
 
 
 class FtsTable:
-    """The `chunks_fts` table of an open index file: one row per chunk, rowid = chunk id."""
+    """An FTS5 table of an open index file: `chunks_fts` (one row per chunk, rowid =
+    chunk id) unless `table` names another of the same columns and tokenizer."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, table: str = "chunks_fts") -> None:
         self.connection = connection
+        self.table = table
 
-    def delete(self, chunk_ids: list[int]) -> None:
-        """Drop the rows of `chunk_ids` (inside the caller's transaction)."""
+    def delete(self, rowids: list[int]) -> None:
+        """Drop the rows of `rowids` (inside the caller's transaction)."""
         self.connection.executemany(
-            "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
+            f"DELETE FROM {self.table} WHERE rowid = ?", [(i,) for i in rowids])
 
     def insert_staged(self, doc_id: int, content_hash: str) -> None:
         """Index the staged lexical text of `content_hash`, now the chunks of `doc_id`."""
@@ -72,9 +74,10 @@ class FtsTable:
         query word); the same scores `search` gives them."""
         # `+rowid` keeps SQLite from handing the IN list to FTS5 as rowid lookups: that
         # reruns the match, and bm25's corpus statistics, once per id (~30x slower).
+        table = self.table
         rows = self.connection.execute(
-            f"SELECT rowid, -bm25(chunks_fts, {weights[0]}, {weights[1]}) FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? AND +rowid IN (SELECT value FROM json_each(?))",
+            f"SELECT rowid, -bm25({table}, {weights[0]}, {weights[1]}) FROM {table} "
+            f"WHERE {table} MATCH ? AND +rowid IN (SELECT value FROM json_each(?))",
             [expression, json.dumps(chunk_ids)]).fetchall()
         return {int(row[0]): float(row[1]) for row in rows}
 
@@ -82,7 +85,7 @@ class FtsTable:
         """(rowids ascending, tokens in each row over all columns): the row count and the
         lengths FTS5's bm25() reads, from its own `docsize` table."""
         rows = self.connection.execute(
-            "SELECT id, sz FROM chunks_fts_docsize ORDER BY id").fetchall()
+            f"SELECT id, sz FROM {self.table}_docsize ORDER BY id").fetchall()
         rowids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         lengths = np.fromiter((sum(_varints(row[1])) for row in rows), dtype=np.int64,
                               count=len(rows))
@@ -92,7 +95,7 @@ class FtsTable:
         """(distinct terms, distinct (term, row) pairs) of the index."""
         self._vocabulary("row")
         terms, pairs = self.connection.execute(
-            "SELECT count(*), coalesce(sum(doc), 0) FROM temp.chunks_fts_row").fetchone()
+            f"SELECT count(*), coalesce(sum(doc), 0) FROM temp.{self.table}_row").fetchone()
         return int(terms), int(pairs)
 
     def postings(self, terms_per_batch: int = 512) -> Iterator["FtsPostings"]:
@@ -106,7 +109,7 @@ class FtsTable:
         # string per term is far cheaper to read than a Python row per occurrence.
         cursor = self.connection.execute(
             f"SELECT term, group_concat(doc * {len(FTS_COLUMNS)} + col, ' ') "
-            "FROM temp.chunks_fts_instance GROUP BY term")
+            f"FROM temp.{self.table}_instance GROUP BY term")
         while rows := cursor.fetchmany(terms_per_batch):
             terms = [row[0] for row in rows]
             counts = np.array([row[1].count(" ") + 1 for row in rows], dtype=np.int64)
@@ -119,8 +122,8 @@ class FtsTable:
 
     def _vocabulary(self, kind: str) -> None:
         self.connection.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_{kind} "
-            f"USING fts5vocab(main, chunks_fts, '{kind}')")
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{self.table}_{kind} "
+            f"USING fts5vocab(main, {self.table}, '{kind}')")
 
 
 def _varints(blob: bytes) -> list[int]:

@@ -23,6 +23,8 @@ from semsearch.indexer.errors import IndexCorruptError, IndexNotFoundError, Inde
 from semsearch.indexer.filters import DocumentFilter
 from semsearch.indexer.fts import FTS_SCHEMA, FtsTable
 from semsearch.indexer.manifest import IndexManifest
+from semsearch.indexer.whole_documents import SCHEMA as WHOLE_DOCUMENTS_SCHEMA
+from semsearch.indexer.whole_documents import WholeDocuments
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,7 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(connection)
         self.fts = FtsTable(connection)
+        self.whole_documents = WholeDocuments(connection)
         self._has_page_breaks = False  # known once seen: columns are never dropped
 
     @classmethod
@@ -151,14 +154,29 @@ class Store:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA busy_timeout = 30000")
-            connection.executescript(_SCHEMA + FTS_SCHEMA)
+            connection.executescript(_SCHEMA + FTS_SCHEMA + WHOLE_DOCUMENTS_SCHEMA)
             for table, column, definition in _ADDED_COLUMNS:
                 if column not in _columns(connection, table):
                     connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         except sqlite3.OperationalError as error:
             connection.close()
             raise IndexWriteError(index_dir, error) from error
-        return cls(connection, path)
+        store = cls(connection, path)
+        if not store.whole_documents.ready():
+            store._fill_whole_documents(index_dir)
+        return store
+
+    def _fill_whole_documents(self, index_dir: Path) -> None:
+        """Give an index made before the whole-document tables their rows (a new index:
+        none to write), in one transaction."""
+        try:
+            with self.transaction():
+                filled = self.whole_documents.fill_missing()
+        except IndexWriteError:
+            self.close()
+            raise
+        if filled:
+            log.info("%s: whole-document rows written for %d documents", index_dir, filled)
 
     @classmethod
     def open_readonly(cls, index_dir: Path) -> "Store":
@@ -280,6 +298,7 @@ class Store:
         chunk_ids = [r[0] for r in self.connection.execute(
             "SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         self.fts.delete(chunk_ids)
+        self.whole_documents.delete(doc_id)
         self.connection.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         return chunk_ids
 
@@ -336,6 +355,7 @@ class Store:
             (doc_id, content_hash),
         )
         self.fts.insert_staged(doc_id, content_hash)
+        self.whole_documents.insert_chunks_of(doc_id)
         return [r[0] for r in self.connection.execute(
             "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
 
@@ -400,6 +420,26 @@ class Store:
         of the documents `document_filter` keeps; higher is better."""
         condition = None if document_filter.is_empty() else _filter_sql(document_filter)
         return self.fts.search(expression, limit, weights, condition)
+
+    def filtered_document_ids(self, document_filter: DocumentFilter) -> NDArray[np.int64]:
+        """Ids of the indexed documents that pass `document_filter`."""
+        condition, parameters = _filter_sql(document_filter)
+        return np.array([r[0] for r in self.connection.execute(
+            f"SELECT d.id FROM documents d WHERE {condition}", parameters)], dtype=np.int64)
+
+    def document_bm25_search(self, expression: str, limit: int,
+                             document_filter: DocumentFilter,
+                             weights: tuple[float, float]) -> list[tuple[int, float]]:
+        """Top `limit` (document id, BM25 of its whole text) pairs for an FTS5
+        `expression` among the documents `document_filter` keeps."""
+        condition = None if document_filter.is_empty() else _filter_sql(document_filter)
+        return self.whole_documents.search(expression, limit, weights, condition)
+
+    def documents_chunks(self, doc_ids: list[int]) -> dict[int, int]:
+        """The document id of every chunk of the documents of `doc_ids`, by chunk id."""
+        return dict(self.connection.execute(
+            "SELECT id, doc_id FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(doc_ids),)).fetchall())
 
     def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
         """The document id of each chunk of `chunk_ids` (missing ids left out)."""
