@@ -19,7 +19,11 @@ from semsearch.indexer.index_dir import load_vectors
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.store import Store
 from semsearch.indexer.vector_index import VectorIndex, limit_threads
-from semsearch.search.lexical import build_memory_bm25, prepare_query_words
+from semsearch.search.lexical import (
+    build_document_bm25,
+    build_memory_bm25,
+    prepare_query_words,
+)
 from semsearch.search.lexical_memory import MemoryBM25
 
 logger = logging.getLogger(__name__)
@@ -34,11 +38,13 @@ SEARCH_THREADS = 1
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One consistent state: a read transaction, its vectors and (if ready) its BM25."""
+    """One consistent state: a read transaction, its vectors and (if ready) its BM25,
+    of chunks and of whole documents (`search.whole_documents`)."""
 
     store: Store
     vectors: VectorIndex
     bm25: MemoryBM25 | None
+    document_bm25: MemoryBM25 | None = None
 
 
 class IndexReader:
@@ -62,6 +68,7 @@ class IndexReader:
         # BM25 postings in memory, built in the background for each new generation; until
         # they are ready (or for indexes too large to hold them) FTS5 scores the queries.
         self._bm25: tuple[int, MemoryBM25] | None = None
+        self._document_bm25: tuple[int, MemoryBM25] | None = None
         self._bm25_builder = ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="semsearch-bm25")
         self._bm25_build: Future[None] | None = None
@@ -96,11 +103,14 @@ class IndexReader:
             store = Store.open_readonly(self.index_dir)
             try:
                 built = build_memory_bm25(store, generation)
+                documents = build_document_bm25(store, generation)
             finally:
                 store.close()
         except Exception:  # the FTS5 path goes on serving; nothing is lost
             logger.exception("Could not hold the BM25 postings in memory; FTS5 scores queries")
             return
+        if documents is not None:  # before the chunks', which `wait_for_bm25` reports
+            self._document_bm25 = (generation, documents)
         if built is not None:
             prepare_query_words(built)
             self._bm25 = (generation, built)
@@ -126,9 +136,9 @@ class IndexReader:
             with store.transaction(write=False):
                 vectors, generation = self._loaded
                 if store.generation() == generation:
-                    bm25 = self._bm25
-                    yield Snapshot(store, vectors, bm25[1] if bm25 is not None and
-                                   bm25[0] == generation else None)
+                    bm25, documents = self._bm25, self._document_bm25
+                    yield Snapshot(store, vectors, _of(bm25, generation),
+                                   _of(documents, generation))
                     return
             self.refresh()  # a sync committed: load its vectors, then look again
         raise IndexCorruptError("the index kept changing while opening a snapshot")
@@ -138,3 +148,8 @@ class IndexReader:
         store = getattr(self._local, "store", None)
         if store is not None:
             store.close()
+
+
+def _of(held: tuple[int, MemoryBM25] | None, generation: int) -> MemoryBM25 | None:
+    """What `held` holds if it was built for `generation`."""
+    return held[1] if held is not None and held[0] == generation else None

@@ -28,15 +28,14 @@ from semsearch.search.lexical import LexicalQuery
 from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.query_embedding import QueryEmbedding, call_now
 from semsearch.search.ranking import (
-    best_per_document,
     complete_dense,
-    fuse_documents,
     gate,
     make_hits,
     rank,
 )
 from semsearch.search.reader import SEARCH_THREADS, IndexReader, Snapshot
 from semsearch.search.rerank import RerankScorer, rerank_hits
+from semsearch.search.whole_documents import group_documents
 
 logger = logging.getLogger(__name__)
 
@@ -196,9 +195,12 @@ class Searcher:
             if options.min_score is not None and not options.rerank:
                 ranked = gate(ranked, dense, options.min_score)
             if options.group_by == "document":
-                documents = snapshot.store.chunk_documents([c for c, _ in ranked])
-                shown = fuse_documents(ranked, dense, lexical, documents) \
-                    if mode == Mode.HYBRID else best_per_document(ranked, documents)
+                grouped = group_documents(
+                    snapshot, query, vector, mode, options.filters,
+                    options.min_score if not options.rerank else None, pool, ranked, dense,
+                    lexical)
+                ranked, documents, shown = grouped.chunks, grouped.documents, grouped.shown
+                dense, lexical = grouped.dense, grouped.lexical
                 if options.highlight:
                     others = document_candidates(ranked, shown[:keep], documents)
                 ranked = shown

@@ -4,7 +4,14 @@ import pytest
 
 from semsearch.indexer.errors import IndexCorruptError
 from semsearch.search.options import Mode
-from semsearch.search.ranking import best_per_document, fuse_documents, rank
+from semsearch.search.ranking import (
+    DOCUMENT_DENSE_WEIGHT,
+    MEAN_VECTOR_SHARE,
+    best_per_document,
+    fuse_documents,
+    rank,
+    rank_documents,
+)
 
 # Document 1 has a chunk best for the cosine (10) and another best for BM25 (11);
 # document 2 has one chunk (20), second on both legs; document 3 (30) is last on both.
@@ -47,3 +54,31 @@ def test_fuse_documents_raises_for_a_chunk_without_a_row() -> None:
     ranked = rank(Mode.HYBRID, DENSE, LEXICAL)
     with pytest.raises(IndexCorruptError, match="not in SQLite"):
         fuse_documents(ranked, DENSE, LEXICAL, {10: 1, 11: 1, 20: 2})
+
+
+def test_rank_documents_by_whole_text_bm25_in_lexical_mode() -> None:
+    """Document 3's best chunk scores 0, but its whole text wins."""
+    ranked = rank(Mode.LEXICAL, {}, LEXICAL)
+    whole = {1: 5.0, 2: 6.0, 3: 9.0}
+    assert rank_documents(Mode.LEXICAL, ranked, DOCUMENTS, {}, whole, {}) == \
+        [(30, 9.0), (20, 6.0), (11, 5.0)]
+
+
+def test_rank_documents_mixes_the_mean_vector_into_the_dense_score() -> None:
+    ranked = rank(Mode.HYBRID, DENSE, LEXICAL)
+    whole = {1: 8.0, 2: 8.0, 3: 0.0}
+    mean = {1: 0.1, 2: 0.6, 3: 0.1}
+    scores = dict(rank_documents(Mode.HYBRID, ranked, DOCUMENTS, DENSE, whole, mean))
+    share = MEAN_VECTOR_SHARE
+    dense = {10: (1 - share) * 0.9 + share * 0.1, 20: 0.6, 30: (1 - share) * 0.1 + share * 0.1}
+    low, high = min(dense.values()), max(dense.values())
+    for chunk, bm25 in ((10, 8.0), (20, 8.0), (30, 0.0)):
+        assert scores[chunk] == pytest.approx(
+            DOCUMENT_DENSE_WEIGHT * (dense[chunk] - low) / (high - low)
+            + (1 - DOCUMENT_DENSE_WEIGHT) * bm25 / 8.0)
+
+
+def test_rank_documents_raises_for_a_chunk_without_a_row() -> None:
+    ranked = rank(Mode.LEXICAL, {}, LEXICAL)
+    with pytest.raises(IndexCorruptError, match="not in SQLite"):
+        rank_documents(Mode.LEXICAL, ranked, {10: 1, 11: 1, 20: 2}, {}, {}, {})
