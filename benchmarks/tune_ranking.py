@@ -7,9 +7,11 @@ split instead of a run of `semsearch eval`. With the shipped settings the replay
 `semsearch eval`'s hybrid numbers (`group_by="document"`, 100 deep, each leg's top 500
 chunks as candidates), to 0.001 where a query holds a phrase.
 
-Variants: fusion by chunk (then each document's best chunk) or by document (each leg's
-best chunk per document, `search.ranking.fuse_documents`), its dense score mixed with
-the cosine of the document's mean chunk vector; the dense weight; the weight
+Variants: fusion by chunk (then each document's best chunk), by document (each leg's
+best chunk per document, `search.ranking.fuse_documents`) or by whole document (BM25
+over the document's whole text, the best chunk's cosine mixed with that of the mean
+chunk vector: `search.whole_documents`, what `group_by="document"` ships), with the
+share of the mean vector; the dense weight; the weight
 of the title column in BM25 (BM25F-style); reciprocal rank fusion; Rocchio feedback on
 the query vector (the query plus `beta` times the mean of the first pass's top `k`
 documents' best chunks, then a second pass). Settings are chosen on train; the test
@@ -32,10 +34,12 @@ from numpy.typing import NDArray
 
 from semsearch.indexer.encoders import EncoderSpec
 from semsearch.indexer.fts import fts_tokens
+from semsearch.indexer.store import Store
 from semsearch.search.evaluate import Dataset, beir_doc_id, load_beir, score_run
 from semsearch.search.fuse import DENSE_WEIGHT, min_max
 from semsearch.search.lexical import COLUMN_WEIGHTS, query_terms
 from semsearch.search.lexical_memory import MemoryBM25
+from semsearch.search.ranking import DOCUMENT_DENSE_WEIGHT, MEAN_VECTOR_SHARE
 from semsearch.search.searcher import Searcher
 
 POOL = 500  # candidates per leg in `semsearch eval` (k = 100, grouped: k * 5)
@@ -57,13 +61,17 @@ class Replay:
             self.size = fts.vocabulary_size()
             rows = dict(snapshot.store.connection.execute(
                 "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id"))
+            paths = dict(snapshot.store.connection.execute("SELECT id, path FROM documents"))
+            self.document_memory, document_rows, means = _whole_documents(snapshot.store)
         self.doc_names = sorted({beir_doc_id(p) for p in rows.values()})
         slots = {name: i for i, name in enumerate(self.doc_names)}
         self.doc_of = np.array([slots[beir_doc_id(rows[int(c)])] for c in self.ids])
-        # Each document's chunk vectors, averaged and normalised: the whole text's topic.
+        # Documents of the whole-document BM25's rows; each document's mean chunk vector,
+        # normalised (its cosine is the one `search.whole_documents` mixes in).
+        self.slot_of_row = np.array([slots[beir_doc_id(paths[int(d)])] for d in document_rows])
         self.doc_vectors = np.zeros((len(self.doc_names), self.vectors.shape[1]), np.float32)
-        np.add.at(self.doc_vectors, self.doc_of, self.vectors)
-        self.doc_vectors /= np.linalg.norm(self.doc_vectors, axis=1, keepdims=True)
+        self.doc_vectors[self.slot_of_row] = means / np.linalg.norm(means, axis=1,
+                                                                    keepdims=True)
         if not np.array_equal(self.rowids, self.ids):
             raise SystemExit(f"{searcher.index_dir}: the FTS rows are not the vectors' "
                              "chunks; re-index")
@@ -75,19 +83,47 @@ class Replay:
             self.query_vectors.update(zip(qids, embedded, strict=True))
 
     def bm25(self, text: str, weights: tuple[float, float]) -> NDArray[np.float64]:
+        """Every chunk's BM25 for `text`, by position in `ids`."""
         if weights not in self.memories:
             self.memories[weights] = MemoryBM25.build(self.rowids, self.lengths,
                                                       self.postings, self.size, weights)
-        memory = self.memories[weights]
-        terms = query_terms(text)
-        tokens = memory.tokens(terms) if terms else ()
-        if tokens is None:  # a phrase ("covid-19"), which FTS5 matches by position,
-            # scored here word by word (3 of SciFact's 1,109 queries)
-            tokens = tuple((t,) for found in fts_tokens(tuple(terms)) for t in found)
         scores = np.zeros(len(self.ids))
-        scored = memory.score(tokens)
+        scored = self.memories[weights].score(_tokens(self.memories[weights], text))
         scores[scored.matched] = scored.scores
         return scores
+
+    def document_bm25(self, text: str) -> NDArray[np.float64]:
+        """Every document's BM25 over its whole text for `text`, by document slot."""
+        scores = np.zeros(len(self.doc_names))
+        scored = self.document_memory.score(_tokens(self.document_memory, text))
+        scores[self.slot_of_row[scored.matched]] = scored.scores
+        return scores
+
+
+def _whole_documents(store: Store) -> tuple[MemoryBM25, NDArray[np.int64],
+                                            NDArray[np.float32]]:
+    """(whole-document BM25 postings, their rows' document ids, those documents' mean
+    chunk vectors)."""
+    whole = store.whole_documents
+    if not whole.ready():
+        raise SystemExit(f"{store.path.parent}: no whole-document rows; sync it once with "
+                         "this version (`semsearch index`)")
+    rowids, lengths = whole.fts.row_lengths()
+    memory = MemoryBM25.build(rowids, lengths, whole.fts.postings(),
+                              whole.fts.vocabulary_size(), COLUMN_WEIGHTS)
+    found, means = whole.mean_vectors(rowids.tolist())
+    if not np.array_equal(found, rowids):
+        raise SystemExit(f"{store.path.parent}: a document has BM25 rows but no mean vector")
+    return memory, rowids, means
+
+
+def _tokens(memory: MemoryBM25, text: str) -> tuple[tuple[str, ...], ...]:
+    terms = query_terms(text)
+    tokens = memory.tokens(terms) if terms else ()
+    if tokens is None:  # a phrase ("covid-19"), which FTS5 matches by position,
+        # scored here word by word (3 of SciFact's 1,109 queries)
+        tokens = tuple((t,) for found in fts_tokens(tuple(terms)) for t in found)
+    return tokens
 
 
 def _top(scores: NDArray[np.float64], n: int) -> NDArray[np.intp]:
@@ -101,10 +137,13 @@ def _documents_in_order(replay: Replay, order: NDArray[np.intp]) -> list[int]:
     return replay.doc_of[order][np.sort(first)][:DEPTH].tolist()
 
 
-def hybrid(replay: Replay, *, level: str = "document", dense_weight: float = DENSE_WEIGHT,
+def hybrid(replay: Replay, *, level: str = "whole",
+           dense_weight: float = DOCUMENT_DENSE_WEIGHT,
            title_weight: float = COLUMN_WEIGHTS[0], rrf: bool = False,
-           feedback: tuple[int, float] | None = None, document_vector: float = 0.0) -> Ranker:
-    """A ranker of documents for (query id, text) with these settings."""
+           feedback: tuple[int, float] | None = None,
+           document_vector: float = MEAN_VECTOR_SHARE) -> Ranker:
+    """A ranker of documents for (query id, text) with these settings; the defaults are
+    the Searcher's (`level="whole"`; "document" and "chunk" are the rankings before)."""
     weights = (title_weight, COLUMN_WEIGHTS[1])
 
     def fuse(dense: NDArray[np.float64], lexical: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -113,12 +152,16 @@ def hybrid(replay: Replay, *, level: str = "document", dense_weight: float = DEN
             return 1 / (60 + ranks[0]) + 1 / (60 + ranks[1])
         return dense_weight * min_max(dense) + (1 - dense_weight) * min_max(lexical)
 
-    def one_pass(vector: NDArray[np.float32], lexical: NDArray[np.float64]) -> list[int]:
+    def one_pass(vector: NDArray[np.float32], lexical: NDArray[np.float64],
+                 text: str) -> list[int]:
         dense = (replay.vectors @ vector).astype(np.float64)
         matched = np.flatnonzero(lexical > 0)
         lexical_top = matched[_top(lexical[matched], POOL)]
         candidates = np.array(list(dict.fromkeys(
             [*lexical_top.tolist(), *_top(dense, POOL).tolist()])), dtype=np.intp)
+        if level == "whole":
+            return _whole(replay, vector, dense, lexical, text, candidates, fuse,
+                          document_vector)
         if level == "chunk":
             fused = fuse(dense[candidates], lexical[candidates])
             return _documents_in_order(replay, candidates[np.lexsort((candidates, -fused))])
@@ -134,7 +177,7 @@ def hybrid(replay: Replay, *, level: str = "document", dense_weight: float = DEN
 
     def rank(qid: str, text: str) -> list[int]:
         vector, lexical = replay.query_vectors[qid], replay.bm25(text, weights)
-        ranked = one_pass(vector, lexical)
+        ranked = one_pass(vector, lexical, text)
         if feedback is None:
             return ranked
         k, beta = feedback
@@ -142,9 +185,29 @@ def hybrid(replay: Replay, *, level: str = "document", dense_weight: float = DEN
         best_chunks = [np.flatnonzero(replay.doc_of == d) for d in ranked[:k]]
         centroid = np.mean([replay.vectors[c[np.argmax(dense[c])]] for c in best_chunks], 0)
         moved = vector + beta * centroid
-        return one_pass(moved / np.linalg.norm(moved), lexical)
+        return one_pass(moved / np.linalg.norm(moved), lexical, text)
 
     return rank
+
+
+def _whole(replay: Replay, vector: NDArray[np.float32], dense: NDArray[np.float64],
+           lexical: NDArray[np.float64], text: str, candidates: NDArray[np.intp],
+           fuse: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]],
+           share: float) -> list[int]:
+    """Documents by whole-document evidence, as `search.whole_documents` ranks them:
+    the candidates' documents and the top `POOL` by whole-text BM25 (all chunks of
+    those new ones become candidates); dense, the best candidate chunk's cosine mixed
+    with the mean vector's; lexical, the whole text's BM25."""
+    whole_bm25 = replay.document_bm25(text)
+    matched = np.flatnonzero(whole_bm25 > 0)
+    extra = np.setdiff1d(matched[_top(whole_bm25[matched], POOL)], replay.doc_of[candidates])
+    candidates = np.r_[candidates, np.flatnonzero(np.isin(replay.doc_of, extra))]
+    documents, slot = np.unique(replay.doc_of[candidates], return_inverse=True)
+    best = np.full(len(documents), -np.inf)
+    np.maximum.at(best, slot, dense[candidates])
+    mixed = (1 - share) * best + share * (replay.doc_vectors[documents] @ vector)
+    fused = fuse(mixed, whole_bm25[documents])
+    return documents[np.lexsort((documents, -fused))][:DEPTH].tolist()
 
 
 def score(replay: Replay, dataset: Dataset, rank: Ranker) -> dict[str, float]:
@@ -153,18 +216,22 @@ def score(replay: Replay, dataset: Dataset, rank: Ranker) -> dict[str, float]:
     return {name: round(value, 4) for name, value in score_run(run, dataset.qrels).items()}
 
 
+SHIPPED = "shipped (whole documents)"
+BEFORE = "document fusion (before)"
+
+
 def variants(replay: Replay) -> dict[str, Ranker]:
-    table = {"shipped (document fusion)": hybrid(replay),
-             "chunk fusion (before)": hybrid(replay, level="chunk"),
-             "rrf k=60, document fusion": hybrid(replay, rrf=True)}
-    for weight in (0.4, 0.6, 0.7):
-        table[f"dense weight {weight}"] = hybrid(replay, dense_weight=weight)
-    for share in (0.3, 0.5):
-        table[f"document mean vector {share}"] = hybrid(replay, document_vector=share)
-    for title in (1.5, 2.0, 3.0):
-        table[f"title weight {title}"] = hybrid(replay, title_weight=title)
-    for k, beta in ((1, 0.3), (3, 0.6), (5, 0.3)):
-        table[f"Rocchio k={k} beta={beta}"] = hybrid(replay, feedback=(k, beta))
+    table = {SHIPPED: hybrid(replay),
+             BEFORE: hybrid(replay, level="document", dense_weight=DENSE_WEIGHT,
+                            document_vector=0.0),
+             "chunk fusion": hybrid(replay, level="chunk", dense_weight=DENSE_WEIGHT),
+             "whole, rrf k=60": hybrid(replay, rrf=True),
+             "whole, title weight 2.0": hybrid(replay, title_weight=2.0),
+             "whole, Rocchio k=1 beta=0.3": hybrid(replay, feedback=(1, 0.3))}
+    for weight in (0.5, 0.6, 0.7, 0.8):
+        for share in (0.0, 0.3, 0.5, 0.7):
+            table[f"whole, dense weight {weight}, mean vector {share}"] = hybrid(
+                replay, dense_weight=weight, document_vector=share)
     return table
 
 
@@ -188,7 +255,7 @@ def main() -> None:
                 [[n, m["ndcg@10"], m["recall@100"], m["mrr@10"]] for n, m in train.items()])
     best = max(train, key=lambda n: train[n]["ndcg@10"])
     print(f"\nTest ({len(splits['test'].queries)} queries), best on train: {best}")
-    tested = dict.fromkeys(["shipped (document fusion)", "chunk fusion (before)", best])
+    tested = dict.fromkeys([SHIPPED, BEFORE, best])
     print_table(["variant", "nDCG@10", "R@100", "MRR@10"],
                 [[n, *(score(replay, splits["test"], table[n])[k]
                        for k in ("ndcg@10", "recall@100", "mrr@10"))] for n in tested])
