@@ -254,7 +254,7 @@ class Searcher:
         dense: dict[int, float] = {}
         if allowed is None or len(allowed):
             scores, ids = vectors.search(query_vector[None, :], pool, allowed)
-            dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True)
+            dense = {i: s for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True)
                      if i >= 0}
         clock.lap("dense")
         if bm25_query is not None:  # hybrid: the dense candidates' BM25 too
