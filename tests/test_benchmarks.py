@@ -1,6 +1,8 @@
 """The benchmark scripts' pure helpers, on the search tests' tiny index (no txtai, no locust)."""
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from bench_common import percentiles, read_chunks, spread  # noqa: E402
+from bench_http import Variant, loop_thread_cpu_s  # noqa: E402
 from bench_peers_index import leg_order, summarise  # noqa: E402
 from bench_peers_query import (  # noqa: E402
     chunk_documents,
@@ -34,6 +37,23 @@ def test_percentiles_use_nearest_rank() -> None:
 
 def test_spread_gives_median_min_max() -> None:
     assert spread([3.0, 1.0, 2.0]) == {"n": 3, "median": 2.0, "min": 1.0, "max": 3.0}
+
+
+def test_http_variants_name_parser_loop_and_source() -> None:
+    before = Variant.parse("before=h11,asyncio,/tmp/old/pkg")
+    after = Variant.parse("after=httptools,uvloop")
+    assert (before.name, before.http, before.loop, before.source) == \
+        ("before", "h11", "asyncio", "/tmp/old/pkg")
+    assert (after.name, after.http, after.loop, after.source) == \
+        ("after", "httptools", "uvloop", None)
+
+
+def test_loop_thread_cpu_grows_with_the_main_threads_work() -> None:
+    started = loop_thread_cpu_s(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # this (main) thread's own work
+        pass
+    assert loop_thread_cpu_s(os.getpid()) > started
 
 
 def test_leg_order_rotates_so_every_leg_comes_first_once() -> None:
