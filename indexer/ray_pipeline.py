@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from semsearch.indexer.encoders.ray_cluster import RayClusterError, import_ray
+from semsearch.indexer.encoders.ray_cluster import RayClusterError, connect, import_ray
 from semsearch.indexer.encoders.ray_encoder import (
     GPU_BATCH_SIZE,
     BatchEncoder,
@@ -144,16 +144,21 @@ class _Waiting:
 
 
 class RayPipeline:
-    """Parses, chunks and encodes a sync's new content on the connected Ray cluster.
+    """Parses, chunks and encodes a sync's new content on a Ray cluster.
 
     Args:
-        spec: the resolved encoder (its `ray` address already connected to).
+        spec: the resolved encoder; its `ray` address is connected to here unless this
+            process is connected already (as `load_ray_encoder` does).
         batch_size: texts per forward pass (at least `GPU_BATCH_SIZE` on a GPU).
+
+    Raises:
+        RayClusterError: Ray is missing or the address cannot be reached.
     """
 
     def __init__(self, spec: EncoderSpec, chunking: Chunking, batch_size: int,
                  max_file_bytes: int) -> None:
-        assert spec.device
+        assert spec.device and spec.ray
+        connect(spec.ray)
         self.spec = replace(spec, ray=None, keep=None, preloaded=None)
         self.device: str = spec.device
         self.on_gpu = self.device.startswith("cuda")
