@@ -19,7 +19,6 @@ a Ray `Datasink`): `handovers` yields `Examined` handovers like the local produc
 only once all of a content's rows are back, so a generation commits only whole files.
 """
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,8 +48,6 @@ from semsearch.indexer.plan import (
     content_hash,
 )
 from semsearch.indexer.walk import CHANGED_WHILE_READING, read_file
-
-log = logging.getLogger(__name__)
 
 # Files per parse task: enough to amortise a task's start, few enough to spread them.
 FILES_PER_TASK = 8
