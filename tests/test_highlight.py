@@ -126,6 +126,13 @@ def test_ties_go_to_the_first_sentence() -> None:
     assert [h.text for h in _best("tea", text)] == ["Tea is green."]
 
 
+def test_ties_go_to_the_sentence_naming_a_query_term_first() -> None:
+    # Without the model, a tie goes to the sentence that is about the term: it names it
+    # nearest its start (the "tea" inside "Steamed" starts no word).
+    text = "Steamed rice waits while the kettle heats water for the tea. Tea leaves unfurl."
+    assert [h.text for h in _best("tea", text)] == ["Tea leaves unfurl."]
+
+
 def test_stemming_meets_other_forms() -> None:
     text = "The water boils. She brewed the leaves for three minutes."
     highlights = _best("brewing", text, 5)
