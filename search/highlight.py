@@ -1,4 +1,5 @@
-"""The sentences of a chunk that best answer the query."""
+"""The passage of a chunk, or of a document's candidate chunks, that best answers the
+query."""
 
 import re
 from bisect import bisect_right
@@ -104,13 +105,15 @@ def highlight_documents(
     is decisive and counts as a typical term otherwise. A sentence and the next of its
     paragraph are chosen together when the first names the subject and the next adds
     other terms or the answer, or the first ends in a colon. A heading line is chosen
-    only when no body sentence holds a term. The best passage of any of a document's
-    chunks wins; of passages that score the same, the one in the better ranked chunk,
-    then the earlier. When no chunk's body holds a term, the first chunk's body sentences
-    stand in. When those, or the best passages, tie, `embed` (unit vectors of texts), if
-    given with `query_vector`, picks the passage closest to the query in meaning, for the
-    first `SEMANTIC_HIGHLIGHTS` documents and up to `SEMANTIC_SENTENCES` passages (one
-    batch, each cut to `SEMANTIC_CHARACTERS`); otherwise the first stands in.
+    only when no body sentence holds a term. A lower ranked chunk of a document wins
+    only with a clearly better passage (`clearly_better`); of passages that score the
+    same, the one in the better ranked chunk, then the one naming a query term nearest
+    its start. When no chunk's body holds a term, the first chunk's body sentences stand
+    in. When those, or the best passages, tie, `embed` (unit vectors of texts), if given
+    with `query_vector`, picks the passage closest to the query in meaning, for the first
+    `SEMANTIC_HIGHLIGHTS` documents and up to `SEMANTIC_SENTENCES` passages (one batch,
+    each cut to `SEMANTIC_CHARACTERS` around its first term); otherwise the first stands
+    in.
 
     Args:
         query: the query text.
@@ -132,8 +135,8 @@ def highlight_documents(
     terms = query_terms(query)
     split = {(p, i): sentences_of(text, heads) for p, i, text, heads in chunks}
     found = {(p, i): _terms_by_sentence(text, split[p, i], terms) for p, i, text, _ in chunks}
-    scorer = PassageScorer(term_weights(list(found.values()), sum(map(len, split.values()))),
-                     answer_kind(query))
+    weights = term_weights(list(found.values()), sum(map(len, split.values())))
+    scorer = PassageScorer(weights, answer_kind(query))
     chosen: list[tuple[int, tuple[int, int]] | None] = []
     fallback: list[tuple[int, list[tuple[int, tuple[int, int]]]]] = []
     budget = SEMANTIC_SENTENCES if embed is not None and query_vector is not None else 0
