@@ -39,7 +39,7 @@ from semsearch.search.evaluate import Dataset, beir_doc_id, load_beir, score_run
 from semsearch.search.fuse import DENSE_WEIGHT, min_max
 from semsearch.search.lexical import COLUMN_WEIGHTS, query_terms
 from semsearch.search.lexical_memory import MemoryBM25
-from semsearch.search.ranking import DOCUMENT_DENSE_WEIGHT, MEAN_VECTOR_SHARE
+from semsearch.search.ranking import MEAN_VECTOR_SHARE
 from semsearch.search.searcher import Searcher
 
 POOL = 500  # candidates per leg in `semsearch eval` (k = 100, grouped: k * 5)
@@ -138,7 +138,7 @@ def _documents_in_order(replay: Replay, order: NDArray[np.intp]) -> list[int]:
 
 
 def hybrid(replay: Replay, *, level: str = "whole",
-           dense_weight: float = DOCUMENT_DENSE_WEIGHT,
+           dense_weight: float = DENSE_WEIGHT,
            title_weight: float = COLUMN_WEIGHTS[0], rrf: bool = False,
            feedback: tuple[int, float] | None = None,
            document_vector: float = MEAN_VECTOR_SHARE) -> Ranker:

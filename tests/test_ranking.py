@@ -3,9 +3,9 @@
 import pytest
 
 from semsearch.indexer.errors import IndexCorruptError
+from semsearch.search.fuse import DENSE_WEIGHT
 from semsearch.search.options import Mode
 from semsearch.search.ranking import (
-    DOCUMENT_DENSE_WEIGHT,
     MEAN_VECTOR_SHARE,
     best_per_document,
     fuse_documents,
@@ -74,8 +74,8 @@ def test_rank_documents_mixes_the_mean_vector_into_the_dense_score() -> None:
     low, high = min(dense.values()), max(dense.values())
     for chunk, bm25 in ((10, 8.0), (20, 8.0), (30, 0.0)):
         assert scores[chunk] == pytest.approx(
-            DOCUMENT_DENSE_WEIGHT * (dense[chunk] - low) / (high - low)
-            + (1 - DOCUMENT_DENSE_WEIGHT) * bm25 / 8.0)
+            DENSE_WEIGHT * (dense[chunk] - low) / (high - low)
+            + (1 - DENSE_WEIGHT) * bm25 / 8.0)
 
 
 def test_rank_documents_raises_for_a_chunk_without_a_row() -> None:
