@@ -18,8 +18,7 @@ from semsearch.search.highlight import (
     query_terms,
     stem,
 )
-from semsearch.search.hit_highlights import highlight_hits
-from semsearch.search.hits import Highlight, Hit
+from semsearch.search.hits import Highlight
 from semsearch.search.options import Mode, SearchOptions
 from semsearch.search.searcher import Searcher
 from tests.helpers import PDF_PAGES, PDF_QUESTION, SEARCH_DOCS
@@ -473,49 +472,6 @@ def test_a_lexical_search_never_asks_the_model(search_searcher: Searcher,
 
 
 # --- a hit that stands for its document (grouped search) ----------------------------------
-
-def _hit(chunk_id: int, ordinal: int, text: str, start: int, page: int | None,
-         cosine: float) -> Hit:
-    return Hit(chunk_id=chunk_id, doc_id=7, path="bees.pdf", title="Bees", ordinal=ordinal,
-               text=text, page=page, start=start, end=start + len(text),
-               headings=[f"Part {ordinal}"], score=cosine, score_kind="cosine",
-               scores={"cosine": cosine})
-
-
-def test_a_documents_hit_shows_the_chunk_that_holds_its_best_passage() -> None:
-    # The document's best ranked chunk (shown) barely matches; another of its candidate
-    # chunks holds the answer, on the PDF page after the one that chunk starts on.
-    shown = _hit(1, 0, "Bees live in hives. The hive is warm.", 0, 2, 0.9)
-    answer = "Feeding the colony. A worker bee born in summer lives five weeks."
-    other = _hit(2, 3, answer, 500, 4, 0.7)
-    unrelated = _hit(3, 0, "Tomatoes need sun.", 0, None, 0.5)
-    pages = {2: PageSpan(4, (515,)), 1: PageSpan(2)}
-    asked: list[list[int]] = []
-
-    def chunk_pages(chunk_ids: list[int]) -> dict[int, PageSpan]:
-        asked.append(chunk_ids)
-        return {chunk_id: pages[chunk_id] for chunk_id in chunk_ids}
-
-    first, second = highlight_hits("how long does a worker bee live in summer",
-                                   [shown, unrelated], {1: [other]}, _no_model, None,
-                                   chunk_pages)
-    # What the hit shows is the answer's chunk: its id, text, place, page and cosine.
-    assert (first.chunk_id, first.ordinal, first.text, first.start, first.end) == (
-        2, 3, answer, 500, 500 + len(answer))
-    assert first.headings == ["Part 3"] and first.scores == {"cosine": 0.7}
-    (highlight,) = first.highlights
-    assert highlight.text == "A worker bee born in summer lives five weeks."
-    assert highlight.start == 500 + answer.index("A worker")
-    assert (highlight.page, first.page) == (5, 5)
-    # The document keeps its rank and score; a hit without others is its own chunk.
-    assert first.score == 0.9 and first.doc_id == 7
-    assert second.chunk_id == 3 and second.highlights[0].text == "Tomatoes need sun."
-    assert asked == [[2]]
-
-
-def _no_model(texts: list[str]) -> np.ndarray:
-    raise AssertionError("the model must not be called")
-
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_grouped_hits_agree_with_their_highlights(search_searcher: Searcher,
