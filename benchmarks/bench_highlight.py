@@ -10,7 +10,7 @@ cold (the per-chunk caches cleared first, as for chunks never met), warm (met be
 with the model but no embedding cache (every semantic fallback pays the encoder; a
 lexical search has no query vector and never asks). Prints p50/p90/mean milliseconds and
 how many queries asked the model; then the searcher's own `highlight` stage, plain and
-grouped (a grouped hit's passage is looked for in up to 4 chunks of its document).
+grouped (a grouped hit's passage is looked for in up to 12 chunks of its document).
 
     python benchmarks/bench_highlight.py INDEX_DIR QUERIES.jsonl [--rounds 5]
 """
