@@ -126,6 +126,12 @@ class WholeDocuments:
         self.insert(doc_id, rows[0][0], [(row[1], row[2], row[3]) for row in rows],
                     vectors.reshape(len(rows), -1))
 
+    def dimension(self) -> int:
+        """Floats in a mean vector (0 when there is none)."""
+        row = self.connection.execute(
+            "SELECT length(embedding) FROM document_vectors LIMIT 1").fetchone()
+        return int(row[0]) // 4 if row else 0
+
     def mean_vectors(self, doc_ids: list[int]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """(document ids, mean chunk vectors) of the documents of `doc_ids` that have
         them, in the order of `doc_ids`."""

@@ -87,19 +87,6 @@ def build_memory_bm25(store: Store, generation: int) -> MemoryBM25 | None:
                                 store.fts.vocabulary_size(), COLUMN_WEIGHTS)
 
 
-def build_document_bm25(store: Store, generation: int) -> MemoryBM25 | None:
-    """The whole-document postings of `generation`, scored in advance; None if the store
-    has moved on, has no whole-document rows yet, or is above `MEMORY_BM25_MAX_CHUNKS`."""
-    with store.transaction(write=False):
-        if store.generation() != generation or not store.whole_documents.ready() or \
-                store.chunk_count() > MEMORY_BM25_MAX_CHUNKS:
-            return None
-        fts = store.whole_documents.fts
-        rowids, lengths = fts.row_lengths()
-        return MemoryBM25.build(rowids, lengths, fts.postings(), fts.vocabulary_size(),
-                                COLUMN_WEIGHTS)
-
-
 def prepare_query_words(memory: MemoryBM25) -> None:
     """Load what cutting queries for this index needs: jieba's dictionary when the index
     holds Chinese terms (1.6 s on first use, which the first Chinese query would pay)."""

@@ -13,20 +13,19 @@ from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from semsearch.indexer.errors import IndexCorruptError, IndexNotFoundError
 from semsearch.indexer.index_dir import load_vectors
 from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.store import Store
 from semsearch.indexer.vector_index import VectorIndex, limit_threads
-from semsearch.search.lexical import (
-    build_document_bm25,
-    build_memory_bm25,
-    prepare_query_words,
-)
+from semsearch.search.document_memory import DocumentMemory, build_document_memory
+from semsearch.search.lexical import build_memory_bm25, prepare_query_words
 from semsearch.search.lexical_memory import MemoryBM25
 
 logger = logging.getLogger(__name__)
+Held = TypeVar("Held")
 
 # OpenMP threads in each thread that searches or embeds a query. One query's FAISS search
 # gains nothing from more, and a threaded server runs one search per request thread. torch
@@ -38,13 +37,13 @@ SEARCH_THREADS = 1
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One consistent state: a read transaction, its vectors and (if ready) its BM25,
-    of chunks and of whole documents (`search.whole_documents`)."""
+    """One consistent state: a read transaction, its vectors and (if ready) its BM25
+    and its whole-document evidence (`search.whole_documents`) in memory."""
 
     store: Store
     vectors: VectorIndex
     bm25: MemoryBM25 | None
-    document_bm25: MemoryBM25 | None = None
+    documents: DocumentMemory | None = None
 
 
 class IndexReader:
@@ -68,7 +67,7 @@ class IndexReader:
         # BM25 postings in memory, built in the background for each new generation; until
         # they are ready (or for indexes too large to hold them) FTS5 scores the queries.
         self._bm25: tuple[int, MemoryBM25] | None = None
-        self._document_bm25: tuple[int, MemoryBM25] | None = None
+        self._documents: tuple[int, DocumentMemory] | None = None
         self._bm25_builder = ThreadPoolExecutor(max_workers=1,
                                                 thread_name_prefix="semsearch-bm25")
         self._bm25_build: Future[None] | None = None
@@ -103,14 +102,14 @@ class IndexReader:
             store = Store.open_readonly(self.index_dir)
             try:
                 built = build_memory_bm25(store, generation)
-                documents = build_document_bm25(store, generation)
+                documents = build_document_memory(store, generation)
             finally:
                 store.close()
         except Exception:  # the FTS5 path goes on serving; nothing is lost
             logger.exception("Could not hold the BM25 postings in memory; FTS5 scores queries")
             return
         if documents is not None:  # before the chunks', which `wait_for_bm25` reports
-            self._document_bm25 = (generation, documents)
+            self._documents = (generation, documents)
         if built is not None:
             prepare_query_words(built)
             self._bm25 = (generation, built)
@@ -136,7 +135,7 @@ class IndexReader:
             with store.transaction(write=False):
                 vectors, generation = self._loaded
                 if store.generation() == generation:
-                    bm25, documents = self._bm25, self._document_bm25
+                    bm25, documents = self._bm25, self._documents
                     yield Snapshot(store, vectors, _of(bm25, generation),
                                    _of(documents, generation))
                     return
@@ -150,6 +149,6 @@ class IndexReader:
             store.close()
 
 
-def _of(held: tuple[int, MemoryBM25] | None, generation: int) -> MemoryBM25 | None:
+def _of(held: tuple[int, Held] | None, generation: int) -> Held | None:
     """What `held` holds if it was built for `generation`."""
     return held[1] if held is not None and held[0] == generation else None

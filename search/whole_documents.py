@@ -6,7 +6,8 @@ length of the document, not of one chunk) and the cosine of its mean chunk vecto
 overall topic), beside its best chunk's cosine. A document whose words are spread over
 several chunks, none of which wins alone, is found and ranked by the whole. The per
 document data is written with the chunks (`indexer.whole_documents`); its BM25 postings
-are held in memory per generation like the chunks' (`lexical.build_document_bm25`).
+are held in memory per generation like the chunks', and so are the mean vectors unless
+they are too many (`search.document_memory`).
 
 Filters keep or drop whole documents, so a document that passes one is scored on all
 of its text. A document found by its whole-text BM25 alone, none of whose chunks was a
@@ -22,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from semsearch.indexer.store import Store
+from semsearch.search.document_memory import DocumentMemory
 from semsearch.search.lexical import COLUMN_WEIGHTS, LexicalQuery, query_terms
 from semsearch.search.lexical_memory import MemoryBM25
 from semsearch.search.options import Filters, Mode
@@ -123,7 +125,8 @@ def group_whole_documents(snapshot: Snapshot, query: str,
     """
     store = snapshot.store
     dense, lexical = dict(dense), dict(lexical)
-    by_document = DocumentQuery(store, query, snapshot.document_bm25)
+    memory = snapshot.documents
+    by_document = DocumentQuery(store, query, memory.bm25 if memory is not None else None)
     documents = store.chunk_documents([c for c, _ in ranked])
     found = set(documents.values())
     extra = [d for d, _ in by_document.top(pool, filters) if d not in found]
@@ -137,15 +140,20 @@ def group_whole_documents(snapshot: Snapshot, query: str,
         if min_score is not None:
             ranked = gate(ranked, dense, min_score)
     owners = [documents[c] for c, _ in best_per_document(ranked, documents)]
-    mean_cosine = _mean_cosines(store, owners, vector()) if mode == Mode.HYBRID else {}
+    mean_cosine = mean_cosines(store, memory, owners, vector()) if mode == Mode.HYBRID \
+        else {}
     shown = rank_documents(mode, ranked, documents, dense, by_document.scores(owners),
                            mean_cosine)
     return Grouped(shown, ranked, documents, dense, lexical)
 
 
-def _mean_cosines(store: Store, doc_ids: list[int],
+def mean_cosines(store: Store, memory: DocumentMemory | None, doc_ids: list[int],
                   query: NDArray[np.float32]) -> dict[int, float]:
-    """Cosine of each document's mean chunk vector with `query`."""
+    """Cosine of each document's mean chunk vector with `query`: from memory when the
+    vectors are held there, else read from SQLite."""
+    held = memory.mean_cosines(doc_ids, query) if memory is not None else None
+    if held is not None:
+        return held
     ids, means = store.whole_documents.mean_vectors(doc_ids)
     norms = np.linalg.norm(means, axis=1)
     cosines = (means @ query) / np.where(norms > 0, norms, 1.0)

@@ -13,10 +13,15 @@ from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.indexer.whole_documents import READY_KEY, whole_text
+from semsearch.search.document_memory import build_document_memory
 from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.ranking import rank
 from semsearch.search.searcher import Searcher
-from semsearch.search.whole_documents import group_whole_documents
+from semsearch.search.whole_documents import (
+    DocumentQuery,
+    group_whole_documents,
+    mean_cosines,
+)
 
 QUERY = "quasar lattice"
 # "spread.txt" says both query words three times, but in different chunks; "both.txt"
@@ -158,6 +163,32 @@ def test_a_document_found_by_its_whole_text_alone_is_ranked(indexed: tuple[Path,
                     assert all(c in grouped.dense for c in spread)
     finally:
         searcher.close()
+
+
+def test_the_memory_held_scores_as_sqlite_does(indexed: tuple[Path, Path]) -> None:
+    """Whole-document BM25 and mean-vector cosines: the same from memory as from
+    FTS5 and the stored vectors."""
+    _, index_dir = indexed
+    store = Store.open_readonly(index_dir)
+    try:
+        memory = build_document_memory(store, store.generation())
+        assert memory is not None and memory.unit_means is not None
+        doc_ids = memory.bm25.rowids.tolist()
+        query = np.random.default_rng(0).standard_normal(memory.unit_means.shape[1])
+        query = (query / np.linalg.norm(query)).astype(np.float32)
+        held = memory.mean_cosines(doc_ids + [10**9], query)
+        assert held == pytest.approx(mean_cosines(store, None, doc_ids, query), abs=1e-6)
+        with store.transaction(write=False):
+            for text in (QUERY, "winter crystal", "tomatoes"):
+                from_memory = DocumentQuery(store, text, memory.bm25)
+                from_fts = DocumentQuery(store, text, None)
+                assert from_memory.scored is not None and from_fts.scored is None
+                assert from_memory.scores(doc_ids) == pytest.approx(from_fts.scores(doc_ids))
+                top, fts_top = from_memory.top(3, Filters()), from_fts.top(3, Filters())
+                assert [d for d, _ in top] == [d for d, _ in fts_top]
+                assert [s for _, s in top] == pytest.approx([s for _, s in fts_top])
+    finally:
+        store.close()
 
 
 def test_edits_deletes_and_renames_keep_the_rows_in_step(indexed: tuple[Path, Path],
