@@ -131,20 +131,33 @@ def group_whole_documents(snapshot: Snapshot, query: str,
     found = set(documents.values())
     extra = [d for d, _ in by_document.top(pool, filters) if d not in found]
     if extra:  # their chunks become candidates, scored by both legs
-        more = store.documents_chunks(extra)
-        lexical.update(LexicalQuery(store, query, snapshot.bm25).scores(list(more)))
-        if mode == Mode.HYBRID:
-            dense = complete_dense(snapshot.vectors, vector(), list(more), dense)
-        documents.update(more)
-        ranked = rank(mode, dense, lexical)
-        if min_score is not None:
-            ranked = gate(ranked, dense, min_score)
+        extra_chunks = store.documents_chunks(extra)
+        ranked = ranked + _extra_chunks(snapshot, query, vector, mode, min_score,
+                                        extra_chunks, dense, lexical)
+        documents.update(extra_chunks)
     owners = [documents[c] for c, _ in best_per_document(ranked, documents)]
     mean_cosine = mean_cosines(store, memory, owners, vector()) if mode == Mode.HYBRID \
         else {}
     shown = rank_documents(mode, ranked, documents, dense, by_document.scores(owners),
                            mean_cosine)
     return Grouped(shown, ranked, documents, dense, lexical)
+
+
+def _extra_chunks(snapshot: Snapshot, query: str, vector: Callable[[], NDArray[np.float32]],
+                  mode: Mode, min_score: float | None, owners: dict[int, int],
+                  dense: dict[int, float], lexical: dict[int, float]) -> Ranked:
+    """The chunks of documents only the whole-text BM25 found (`owners`: their document
+    by chunk id), scored by both legs into `dense` and `lexical`, ranked among
+    themselves: after the legs' candidates, whose order (which chunk a document shows,
+    which others its highlight may use) stays as it was."""
+    chunk_ids = list(owners)
+    more_lexical = LexicalQuery(snapshot.store, query, snapshot.bm25).scores(chunk_ids)
+    more_dense = complete_dense(snapshot.vectors, vector(), chunk_ids, {}) \
+        if mode == Mode.HYBRID else {}
+    lexical.update(more_lexical)
+    dense.update(more_dense)
+    added = rank(mode, more_dense, more_lexical)
+    return gate(added, more_dense, min_score) if min_score is not None else added
 
 
 def mean_cosines(store: Store, memory: DocumentMemory | None, doc_ids: list[int],
