@@ -133,7 +133,7 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(connection)
         self.fts = FtsTable(connection)
-        self.whole_documents = WholeDocuments(connection)
+        self.whole_documents = WholeDocuments(FtsTable(connection, "documents_fts"))
         self._has_page_breaks = False  # known once seen: columns are never dropped
 
     @classmethod

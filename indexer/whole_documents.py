@@ -13,7 +13,6 @@ for exactly its documents. An index made before them gains them on its next sync
 search ranks documents by their best chunk, as before.
 """
 
-import sqlite3
 from collections.abc import Iterable
 
 import numpy as np
@@ -53,11 +52,12 @@ def whole_text(chunks: Iterable[ChunkSpan]) -> str:
 
 
 class WholeDocuments:
-    """The whole-document tables of an open index file."""
+    """The whole-document tables of an open index file, on the connection of `fts`, its
+    `documents_fts` table."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-        self.fts = FtsTable(connection, "documents_fts")
+    def __init__(self, fts: FtsTable) -> None:
+        self.connection = fts.connection
+        self.fts = fts
         self._ready = False  # known once seen: the key is never removed
 
     def ready(self) -> bool:

@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
@@ -13,8 +14,9 @@ from semsearch.indexer.store import Store
 from semsearch.indexer.sync import SyncOptions, sync_folder
 from semsearch.search.errors import InvalidQueryError
 from semsearch.search.hits import DocumentView, Highlight, Hit, SearchResponse
-from semsearch.search.lexical import LexicalQuery
+from semsearch.search.lexical import COLUMN_WEIGHTS, LexicalQuery, match_expression
 from semsearch.search.options import Filters, Mode, SearchOptions
+from semsearch.search.ranking import MEAN_VECTOR_SHARE
 from semsearch.search.searcher import Searcher
 from tests.helpers import (
     SEARCH_DOCS,
@@ -296,21 +298,26 @@ def test_hybrid_scores_are_the_fusion_of_the_legs(search_searcher: Searcher,
         assert hit.score == pytest.approx(0.5 * dense + 0.5 * sparse, abs=1e-3)
 
 
-def test_hybrid_documents_fuse_each_legs_best_chunk(search_searcher: Searcher,
-                                                    search_index: tuple[Path, Path],
-                                                    encoder: Encoder) -> None:
-    """With group_by="document", a document's fused score is 0.5 * minmax(its best
-    cosine) + 0.5 * minmax(its best BM25), scaled over the documents; with this few
-    chunks, every chunk is a candidate. In the long document about printing, the query's
-    best chunk for the cosine is not its best for BM25."""
+def test_hybrid_documents_fuse_whole_document_evidence(search_searcher: Searcher,
+                                                       search_index: tuple[Path, Path],
+                                                       encoder: Encoder) -> None:
+    """With group_by="document", a document's fused score is 0.5 * minmax(its dense
+    score) + 0.5 * minmax(BM25 over its whole text), scaled over the documents, where its
+    dense score mixes its best chunk's cosine with its mean chunk vector's
+    (`MEAN_VECTOR_SHARE`); with this few chunks, every chunk is a candidate. In the long
+    document about printing, the query's best chunk for the cosine is not its best for
+    BM25, and its whole text outscores its best chunk."""
     query = "printing roses tomatoes garden"
+    vector = encoder.encode([query])[0]
     store = Store.open_readonly(search_index[1])
     try:
         (ids, vectors), = list(store.embeddings())
-        cosines = dict(zip(ids.tolist(), (vectors @ encoder.encode([query])[0]).tolist(),
-                           strict=True))
+        cosines = dict(zip(ids.tolist(), (vectors @ vector).tolist(), strict=True))
         bm25 = dict(LexicalQuery(store, query).top(1000, Filters()))
         documents = store.chunk_documents(list(cosines))
+        whole = dict(store.document_bm25_search(match_expression(query) or "", 1000,
+                                                Filters(), COLUMN_WEIGHTS))
+        doc_ids, means = store.whole_documents.mean_vectors(sorted(set(documents.values())))
     finally:
         store.close()
     best_cosine: dict[int, float] = {}
@@ -320,12 +327,17 @@ def test_hybrid_documents_fuse_each_legs_best_chunk(search_searcher: Searcher,
         best_bm25[doc_id] = max(best_bm25.get(doc_id, 0.0), bm25.get(chunk_id, 0.0))
     assert any(cosines[c] == best_cosine[d] and bm25.get(c, 0.0) < best_bm25[d]
                for c, d in documents.items()), "no document where the legs' best chunks differ"
+    assert any(whole.get(d, 0.0) > best for d, best in best_bm25.items())
+    mean_cosine = dict(zip(doc_ids.tolist(), (means @ vector / np.linalg.norm(
+        means, axis=1)).tolist(), strict=True))
 
     def scaled(scores: dict[int, float]) -> dict[int, float]:
         low, high = min(scores.values()), max(scores.values())
         return {doc_id: (score - low) / (high - low) for doc_id, score in scores.items()}
 
-    dense, lexical = scaled(best_cosine), scaled(best_bm25)
+    dense = scaled({d: (1 - MEAN_VECTOR_SHARE) * best_cosine[d]
+                    + MEAN_VECTOR_SHARE * mean_cosine[d] for d in best_cosine})
+    lexical = scaled({d: whole.get(d, 0.0) for d in best_cosine})
     expected = {doc_id: 0.5 * dense[doc_id] + 0.5 * lexical[doc_id] for doc_id in dense}
     hits = search_searcher.search(query, SearchOptions(k=len(expected), mode="hybrid",
                                                        group_by="document")).results
