@@ -312,9 +312,9 @@ def test_fp32_index_is_never_mixed_with_int8(tmp_path: Path, cache_dir: Path,
 
 
 def test_cached_onnx_path_imports_no_torch(tmp_path: Path, cache_dir: Path,
-                                           onnx_encoder: Encoder) -> None:
-    """With the export cached, indexing a folder with the defaults and searching it
-    import neither torch nor transformers (nor sentence-transformers)."""
+                                           int8_encoder: Encoder) -> None:
+    """With the export cached, indexing a folder with the defaults (int8 on the CPU) and
+    searching it import neither torch nor transformers (nor sentence-transformers)."""
     import subprocess
     import sys
 
@@ -355,7 +355,7 @@ print(json.dumps(importers), file=sys.stderr)
                                 "XDG_CACHE_HOME": str(tmp_path / "empty-cache")})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [
-        "onnx", "cycling/flat_tyre.md", []], result.stderr[-6000:]
+        "onnx-int8", "cycling/flat_tyre.md", []], result.stderr[-6000:]
 
 
 def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
@@ -379,7 +379,8 @@ def test_onnx_index_is_searchable(tmp_path: Path, cache_dir: Path,
 
 
 def test_new_index_backend_defaults() -> None:
-    assert EncoderSpec(device="cpu").resolved().backend == "onnx"
+    assert EncoderSpec(device="cpu").resolved().backend == "onnx-int8"
+    assert EncoderSpec(backend="onnx", device="cpu").resolved().backend == "onnx"
     assert EncoderSpec(device="cuda").resolved().backend == "torch"
     assert EncoderSpec(backend="onnx-int8", device="cpu").resolved().backend == "onnx-int8"
     assert EncoderSpec(backend="onnx").resolved().device == "cpu"
@@ -399,8 +400,8 @@ def test_cli_index_rejects_an_unknown_backend(tmp_path: Path) -> None:
 
 def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
                                               tmp_path: Path, onnx_encoder: Encoder) -> None:
-    """No --backend: an existing index keeps its own; a new one gets ONNX fp32 on the CPU,
-    and int8 with --backend onnx-int8."""
+    """No --backend: an existing index keeps its own; a new one gets ONNX int8 on the CPU,
+    and fp32 with --backend onnx."""
     from semsearch import cli
 
     root, index_dir = torch_index
@@ -412,11 +413,11 @@ def test_cli_index_keeps_the_recorded_backend(torch_index: tuple[Path, Path],
     result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "new-index"),
                                           "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert _meta(tmp_path / "new-index")["backend"] == "onnx"
-    result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "int8-index"),
-                                          "--device", "cpu", "--backend", "onnx-int8"])
+    assert _meta(tmp_path / "new-index")["backend"] == "onnx-int8"
+    result = CliRunner().invoke(cli.app, [*arguments[:3], str(tmp_path / "fp32-index"),
+                                          "--device", "cpu", "--backend", "onnx"])
     assert result.exit_code == 0, result.output
-    assert _meta(tmp_path / "int8-index")["backend"] == "onnx-int8"
+    assert _meta(tmp_path / "fp32-index")["backend"] == "onnx"
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

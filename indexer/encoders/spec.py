@@ -54,12 +54,12 @@ def _gpu_possible() -> bool:
 
 
 def default_backend(device: str) -> Backend:
-    """ONNX Runtime (fp32) on the CPU, torch (fp16 on CUDA) anywhere else.
+    """ONNX Runtime int8 on the CPU, torch (fp16 on CUDA) anywhere else.
 
-    onnx-int8 needs about 40 % less CPU time, but cost 0.004 (dense) and 0.008 (hybrid)
-    of SciFact nDCG@10 (docs/benchmarks.md), so it is asked for, not the default.
+    int8 needs about 40 % less CPU time than fp32 (`onnx`, one flag away) and, tuned on
+    SciFact's train queries, stays within 0.002 of its nDCG@10 (docs/benchmarks.md).
     """
-    return "onnx" if device == "cpu" else "torch"
+    return "onnx-int8" if device == "cpu" else "torch"
 
 
 class LoadedEncoders:
@@ -86,7 +86,7 @@ class EncoderSpec:
         model: a sentence-transformers name or local path; None: the index's own model
             (`DEFAULT_MODEL` for a new index).
         backend: torch, onnx (fp32) or onnx-int8; None: the index's own (for a new
-            index, onnx on the CPU and torch on a GPU).
+            index, onnx-int8 on the CPU and torch on a GPU).
         device: cuda, mps or cpu; None: the best there is (ONNX: the CPU).
         cache_dir: where ONNX exports are kept; None: `default_cache_dir()`.
         preloaded: an encoder already in memory, handed out by `load` instead of a new
