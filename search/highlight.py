@@ -260,10 +260,16 @@ def _closest_passages(
 ) -> list[tuple[int, tuple[int, tuple[int, int]]]]:
     """(document position, (chunk index, span)) of the passage nearest the query, for
     each fallback document: its passages, each cut to `SEMANTIC_CHARACTERS` around its
-    first query term (`_window`), embedded in one batch against the query's vector."""
+    first query term (`_window`), embedded in one batch against the query's vector; of
+    passages as close, the first."""
     texts = [_window(documents[position][index][0], span, terms)
              for position, tied in fallback for index, span in tied]
-    scores = embed(texts) @ query_vector
+    # Scored once per distinct text: a sentence two overlapping chunks share ties
+    # exactly (a row's product varies in its last bits with its place in the matrix),
+    # so the better ranked chunk holds it.
+    distinct = list(dict.fromkeys(texts))
+    by_text = dict(zip(distinct, (embed(distinct) @ query_vector).tolist(), strict=True))
+    scores = np.array([by_text[text] for text in texts])
     picked = []
     offset = 0
     for position, tied in fallback:

@@ -439,6 +439,28 @@ def test_a_tie_on_the_top_hit_is_settled_by_meaning() -> None:
                                              "Blossom end rot has a cause in the soil."]
 
 
+def test_a_sentence_two_chunks_share_shows_in_the_better_ranked_chunk() -> None:
+    # Overlapping chunks of one document hold the same tied sentence: it is embedded
+    # once, so its two places tie exactly and the first (better ranked) chunk shows it,
+    # whatever the last bits of a matrix product at another row would say.
+    shared = "Blossom end rot was caused by watering."
+    seen: list[list[str]] = []
+    noisy = _fake_model({"Blossom end rot has a cause in the soil.": [0.0, 1.0],
+                         shared: [0.9, 0.1]}, seen)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = noisy(texts)
+        return rows + np.arange(len(texts), dtype=np.float32)[:, None] * 1e-4
+
+    first = f"Blossom end rot has a cause in the soil. {shared}"
+    documents = [[(first, 0), (f"{shared} Blossom end rot has a cause in the soil.", 41)]]
+    ((index, (highlight,)),) = highlight_documents(
+        "what causes blossom end rot", documents, embed,
+        np.array([1.0, 0.0], dtype=np.float32))
+    assert seen == [["Blossom end rot has a cause in the soil.", shared]]
+    assert (index, highlight.text, highlight.start) == (0, shared, 41)
+
+
 def test_a_yes_or_no_question_gets_the_belief_and_its_denial() -> None:
     text = ("长城修建于多个朝代。有一种流行的说法，认为在太空中用肉眼能看到长城。"
             "长城宽度只有几米，在近地轨道上用肉眼很难分辨。长城是世界遗产。")
