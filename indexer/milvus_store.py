@@ -55,6 +55,11 @@ DOCUMENT_FIELDS = ["pk", "doc_id", "path", "content_hash", "size", "mtime", "tit
 BATCH = 500
 # The manifest collection's rows: the committed state; leases have hashed keys.
 STATE_ROW = 0
+# pymilvus pings an idle connection every 10 s; a gRPC server that keeps gRPC's default
+# policy (milvus-lite's does; Milvus' own allows 5 s) counts a ping closer than 5 minutes
+# to the last as a strike and, at the third, closes the connection (GOAWAY
+# "too_many_pings"), which then failed the next client of that URI in the process.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000}
 BUILD_SEPARATOR = "__build"
 
 
@@ -119,7 +124,7 @@ class MilvusTarget:
         if self.user:
             credentials.update(user=self.user, password=self.password or "")
         try:
-            return MilvusClient(uri=self.uri, **credentials)
+            return MilvusClient(uri=self.uri, grpc_options=GRPC_OPTIONS, **credentials)
         except Exception as error:  # pymilvus raises its own and grpc's errors
             raise MilvusStoreError(f"Cannot reach Milvus at {self.uri}: {error}") from error
 
