@@ -7,7 +7,10 @@ overall topic), beside its best chunk's cosine. A document whose words are sprea
 several chunks, none of which wins alone, is found and ranked by the whole. The per
 document data is written with the chunks (`indexer.whole_documents`); its BM25 postings
 are held in memory per generation like the chunks', and so are the mean vectors unless
-they are too many (`search.document_memory`).
+they are too many (`search.document_memory`). A Milvus store holds the same evidence on
+its document rows (`indexer.milvus_documents`). The ranking here is the one for both
+stores: it asks a store's evidence through `DocumentEvidence` (`IndexEvidence` for an
+index directory, `search.milvus_documents.MilvusDocuments` for Milvus).
 
 Filters keep or drop whole documents, so a document that passes one is scored on all
 of its text. A document found by its whole-text BM25 alone, none of whose chunks was a
@@ -17,7 +20,7 @@ document while one of its chunks passes it (on the cosine, or BM25 in lexical mo
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,6 +86,82 @@ class DocumentQuery:
         return {doc_id: found.get(doc_id, 0.0) for doc_id in doc_ids}
 
 
+class DocumentEvidence(Protocol):
+    """What ranking whole documents asks of a store, for one query: the embedded index's
+    (`IndexEvidence`) or a Milvus store's (`search.milvus_documents.MilvusDocuments`)."""
+
+    def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
+        """The document id of each chunk of `chunk_ids` (missing ids left out)."""
+        ...
+
+    def documents_chunks(self, doc_ids: list[int]) -> dict[int, int]:
+        """The document id of every chunk of the documents of `doc_ids`, by chunk id."""
+        ...
+
+    def top(self, limit: int, filters: Filters) -> list[tuple[int, float]]:
+        """Top `limit` (document id, whole-text BM25) among the documents `filters` keeps."""
+        ...
+
+    def scores(self, doc_ids: list[int]) -> dict[int, float]:
+        """Whole-text BM25 of each document of `doc_ids` (0 without a query word)."""
+        ...
+
+    def chunk_scores(self, chunk_ids: list[int], query: NDArray[np.float32] | None
+                     ) -> tuple[dict[int, float], dict[int, float]]:
+        """(cosine, BM25) by chunk id of the chunks of `chunk_ids` (no cosines when
+        `query` is None)."""
+        ...
+
+    def mean_cosines(self, doc_ids: list[int], query: NDArray[np.float32]) -> dict[int, float]:
+        """Cosine of each document's mean chunk vector with `query`."""
+        ...
+
+
+class IndexEvidence:
+    """The whole-document evidence of an index directory's snapshot, for `query`."""
+
+    def __init__(self, snapshot: Snapshot, query: str) -> None:
+        self.snapshot, self.query = snapshot, query
+        memory = snapshot.documents
+        self.bm25 = DocumentQuery(snapshot.store, query,
+                                  memory.bm25 if memory is not None else None)
+
+    def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
+        return self.snapshot.store.chunk_documents(chunk_ids)
+
+    def documents_chunks(self, doc_ids: list[int]) -> dict[int, int]:
+        return self.snapshot.store.documents_chunks(doc_ids)
+
+    def top(self, limit: int, filters: Filters) -> list[tuple[int, float]]:
+        return self.bm25.top(limit, filters)
+
+    def scores(self, doc_ids: list[int]) -> dict[int, float]:
+        return self.bm25.scores(doc_ids)
+
+    def chunk_scores(self, chunk_ids: list[int], query: NDArray[np.float32] | None
+                     ) -> tuple[dict[int, float], dict[int, float]]:
+        snapshot = self.snapshot
+        lexical = LexicalQuery(snapshot.store, self.query, snapshot.bm25).scores(chunk_ids)
+        dense = complete_dense(snapshot.vectors, query, chunk_ids, {}) \
+            if query is not None else {}
+        return dense, lexical
+
+    def mean_cosines(self, doc_ids: list[int], query: NDArray[np.float32]) -> dict[int, float]:
+        return mean_cosines(self.snapshot.store, self.snapshot.documents, doc_ids, query)
+
+
+def document_evidence(snapshot: Snapshot | Any, query: str) -> DocumentEvidence | None:
+    """The whole-document evidence of `snapshot` for `query`, or None where the store
+    holds none: an index made before the whole-document rows (until its next sync), a
+    Milvus store built before them (until a `--rebuild`) or read with Milvus' own BM25.
+    """
+    if isinstance(snapshot, Snapshot):
+        ready = snapshot.store.whole_documents.ready()
+        return IndexEvidence(snapshot, query) if ready else None
+    evidence: DocumentEvidence | None = snapshot.document_evidence(query)
+    return evidence
+
+
 def group_documents(snapshot: Snapshot | Any, query: str,
                     vector: Callable[[], NDArray[np.float32]], mode: Mode, filters: Filters,
                     min_score: float | None, pool: int, ranked: Ranked,
@@ -91,25 +170,24 @@ def group_documents(snapshot: Snapshot | Any, query: str,
     (`group_whole_documents`), else by each document's best chunks.
 
     Documents are ranked by their best chunks in dense mode (the mean vector lowered
-    SciFact train nDCG@10 there), in a Milvus snapshot (`MilvusSearcher` supplies its
-    own legs; its store holds no whole-document data), and in an index made before the
-    whole-document rows, until its next sync writes them: hybrid by `fuse_documents`,
-    dense and lexical by `best_per_document`.
+    SciFact train nDCG@10 there) and where the store holds no whole-document evidence
+    (`document_evidence`): hybrid by `fuse_documents`, dense and lexical by
+    `best_per_document`.
 
     Raises:
-        IndexCorruptError: a candidate has no row in SQLite.
+        IndexCorruptError: a candidate has no row in the store.
     """
-    if mode != Mode.DENSE and isinstance(snapshot, Snapshot) and \
-            snapshot.store.whole_documents.ready():
-        return group_whole_documents(snapshot, query, vector, mode, filters, min_score,
-                                     pool, ranked, dense, lexical)
+    evidence = document_evidence(snapshot, query) if mode != Mode.DENSE else None
+    if evidence is not None:
+        return group_whole_documents(evidence, vector, mode, filters, min_score, pool,
+                                     ranked, dense, lexical)
     documents = snapshot.store.chunk_documents([c for c, _ in ranked])
     shown = fuse_documents(ranked, dense, lexical, documents) if mode == Mode.HYBRID \
         else best_per_document(ranked, documents)
     return Grouped(shown, ranked, documents, dense, lexical)
 
 
-def group_whole_documents(snapshot: Snapshot, query: str,
+def group_whole_documents(evidence: DocumentEvidence,
                           vector: Callable[[], NDArray[np.float32]], mode: Mode,
                           filters: Filters, min_score: float | None, pool: int,
                           ranked: Ranked, dense: dict[int, float],
@@ -121,39 +199,33 @@ def group_whole_documents(snapshot: Snapshot, query: str,
     `ranked` their chunks as `rank` orders them, gated by `min_score` (None: no gate).
 
     Raises:
-        IndexCorruptError: a candidate has no row in SQLite.
+        IndexCorruptError: a candidate has no row in the store.
     """
-    store = snapshot.store
     dense, lexical = dict(dense), dict(lexical)
-    memory = snapshot.documents
-    by_document = DocumentQuery(store, query, memory.bm25 if memory is not None else None)
-    documents = store.chunk_documents([c for c, _ in ranked])
+    documents = evidence.chunk_documents([c for c, _ in ranked])
     found = set(documents.values())
-    extra = [d for d, _ in by_document.top(pool, filters) if d not in found]
+    extra = [d for d, _ in evidence.top(pool, filters) if d not in found]
     if extra:  # their chunks become candidates, scored by both legs
-        extra_chunks = store.documents_chunks(extra)
-        ranked = ranked + _extra_chunks(snapshot, query, vector, mode, min_score,
-                                        extra_chunks, dense, lexical)
+        extra_chunks = evidence.documents_chunks(extra)
+        ranked = ranked + _extra_chunks(evidence, vector, mode, min_score, extra_chunks,
+                                        dense, lexical)
         documents.update(extra_chunks)
     owners = [documents[c] for c, _ in best_per_document(ranked, documents)]
-    mean_cosine = mean_cosines(store, memory, owners, vector()) if mode == Mode.HYBRID \
-        else {}
-    shown = rank_documents(mode, ranked, documents, dense, by_document.scores(owners),
+    mean_cosine = evidence.mean_cosines(owners, vector()) if mode == Mode.HYBRID else {}
+    shown = rank_documents(mode, ranked, documents, dense, evidence.scores(owners),
                            mean_cosine)
     return Grouped(shown, ranked, documents, dense, lexical)
 
 
-def _extra_chunks(snapshot: Snapshot, query: str, vector: Callable[[], NDArray[np.float32]],
+def _extra_chunks(evidence: DocumentEvidence, vector: Callable[[], NDArray[np.float32]],
                   mode: Mode, min_score: float | None, owners: dict[int, int],
                   dense: dict[int, float], lexical: dict[int, float]) -> Ranked:
     """The chunks of documents only the whole-text BM25 found (`owners`: their document
     by chunk id), scored by both legs into `dense` and `lexical`, ranked among
     themselves: after the legs' candidates, whose order (which chunk a document shows,
     which others its highlight may use) stays as it was."""
-    chunk_ids = list(owners)
-    more_lexical = LexicalQuery(snapshot.store, query, snapshot.bm25).scores(chunk_ids)
-    more_dense = complete_dense(snapshot.vectors, vector(), chunk_ids, {}) \
-        if mode == Mode.HYBRID else {}
+    more_dense, more_lexical = evidence.chunk_scores(
+        list(owners), vector() if mode == Mode.HYBRID else None)
     lexical.update(more_lexical)
     dense.update(more_dense)
     added = rank(mode, more_dense, more_lexical)

@@ -19,6 +19,7 @@ from semsearch.search.ranking import rank
 from semsearch.search.searcher import Searcher
 from semsearch.search.whole_documents import (
     DocumentQuery,
+    IndexEvidence,
     group_whole_documents,
     mean_cosines,
 )
@@ -150,7 +151,7 @@ def test_a_document_found_by_its_whole_text_alone_is_ranked(indexed: tuple[Path,
             for mode in (Mode.LEXICAL, Mode.HYBRID):
                 lexical = {both: 1.0}
                 grouped = group_whole_documents(
-                    snapshot, QUERY, lambda: vector, mode, Filters(), None, 1,
+                    IndexEvidence(snapshot, QUERY), lambda: vector, mode, Filters(), None, 1,
                     rank(mode, dense if mode == Mode.HYBRID else {}, lexical),
                     dense if mode == Mode.HYBRID else {}, lexical)
                 shown = [names[c] for c, _ in grouped.shown]
