@@ -3,7 +3,8 @@ dense index types a store may be built with."""
 
 from typing import Any
 
-# Milvus wants a vector field in every collection; the companions hold this one.
+# Milvus wants a vector field in every collection; the terms and manifest collections
+# hold this one (the documents hold their mean chunk vectors).
 PLACEHOLDER = [0.0, 0.0]
 TEXT_LENGTH = 65_535  # bytes, Milvus' largest VARCHAR
 PATH_LENGTH = 4_096
@@ -99,20 +100,27 @@ def create_collections(client: Any, name: str, dimension: int, index_type: str) 
                                  output_field_names=["native_bm25"]))
     documents = schema(
         ("doc_id", DataType.INT64, {}), ("path", DataType.VARCHAR, {"max_length": PATH_LENGTH}),
+        ("file_type", DataType.VARCHAR, {"max_length": 64}),
         ("content_hash", DataType.VARCHAR, {"max_length": 64}), ("size", DataType.INT64, {}),
         ("mtime", DataType.DOUBLE, {}), ("title", DataType.VARCHAR, text),
         ("format", DataType.VARCHAR, {"max_length": 64}),
         ("status", DataType.VARCHAR, {"max_length": 16}), ("error", DataType.VARCHAR, text),
-        ("indexed_at", DataType.DOUBLE, {}), *versioned, *placeholder)
+        ("indexed_at", DataType.DOUBLE, {}), *versioned,
+        ("mean", DataType.FLOAT_VECTOR, {"dim": dimension}),
+        ("whole_lexical", DataType.SPARSE_FLOAT_VECTOR, {}),
+        ("whole_length", DataType.INT64, {}))
     terms = schema(("dimension", DataType.INT64, {}), ("frequency", DataType.INT64, {}),
                    *versioned, *placeholder)
     chunk_indexes = [("dense", dense_index(index_type)),
                      ("lexical", {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP"}),
                      ("native_bm25", {"index_type": "SPARSE_INVERTED_INDEX",
                                       "metric_type": "BM25"})]
+    document_indexes = [("mean", {"index_type": "FLAT", "metric_type": "IP"}),
+                        ("whole_lexical", {"index_type": "SPARSE_INVERTED_INDEX",
+                                           "metric_type": "IP"})]
     placeholder_index = [("placeholder", {"index_type": "FLAT", "metric_type": "L2"})]
     for collection, made, indexes in [
-            (name, chunks, chunk_indexes), (f"{name}_documents", documents, placeholder_index),
+            (name, chunks, chunk_indexes), (f"{name}_documents", documents, document_indexes),
             (f"{name}_terms", terms, placeholder_index)]:
         if client.has_collection(collection):
             continue

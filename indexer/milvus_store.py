@@ -5,12 +5,19 @@ A store named NAME is a manifest collection and, for each build, three more:
                   type for the filters, the dense vector (unit length, inner product: that
                   is cosine), the BM25 sparse vector (`milvus_lexical`) and the lexical text
                   Milvus' own BM25 function reads;
-  NAME_documents  one row per file: indexed or skipped (with the reason), its stat;
-  NAME_terms      the document frequency of each sparse dimension (BM25's IDF);
+  NAME_documents  one row per file: indexed or skipped (with the reason), its stat and
+                  type for the filters, and the whole-document evidence that ranks
+                  grouped searches (`milvus_documents`): the mean of its chunk vectors
+                  and the BM25 sparse vector and length of its whole text;
+  NAME_terms      the document frequency of each sparse dimension (BM25's IDF): of the
+                  chunks, and at dimension + 2^32 of the whole documents;
   NAME_manifest   the committed state (row 0): the manifest (model, chunking, folder),
-                  the committed build and generation, the BM25 statistics; and the
-                  leases of the syncs (`milvus_lease`).
-(Milvus wants a vector in every collection: the last three hold a 2-d placeholder.)
+                  the committed build and generation, the BM25 statistics of chunks and
+                  of whole documents; and the leases of the syncs (`milvus_lease`).
+(Milvus wants a vector in every collection: the last two hold a 2-d placeholder.) A
+build made before the whole-document evidence has a placeholder in its document rows in
+place of it; its syncs go on without it, its searches rank documents by their best
+chunks, and a `--rebuild` makes a build that holds it.
 A `--rebuild` writes a new build beside the committed one, NAME__build<N> and its
 companions, and the commit that names it in the manifest switches every reader over;
 then the old build's collections are dropped. The first build has the plain names.
@@ -132,13 +139,19 @@ class MilvusTarget:
 @dataclass(frozen=True)
 class CommittedState:
     """The manifest row: what readers filter on and score BM25 with; `build` names the
-    collections the committed generation lives in."""
+    collections the committed generation lives in. `documents`, `document_length` and
+    `document_reference_length` are the whole-document BM25's (`milvus_documents`):
+    indexed documents, their summed lengths in terms, the reference length of their
+    stored weights; None for a build made before whole documents were stored."""
 
     manifest: IndexManifest
     chunks: int
     lexical_length: int
     reference_length: float
     build: int = 0
+    documents: int = 0
+    document_length: int = 0
+    document_reference_length: float | None = None
 
     @property
     def generation(self) -> int:
@@ -154,19 +167,28 @@ class CommittedState:
     def mean_length(self) -> float:
         return self.lexical_length / self.chunks if self.chunks else 1.0
 
+    @property
+    def document_mean_length(self) -> float:
+        return self.document_length / self.documents if self.documents else 1.0
+
     def to_json(self) -> str:
         return json.dumps({"manifest": self.manifest.to_meta(), "chunks": self.chunks,
                            "lexical_length": self.lexical_length,
                            "reference_length": self.reference_length,
-                           "build": self.build})
+                           "build": self.build, "documents": self.documents,
+                           "document_length": self.document_length,
+                           "document_reference_length": self.document_reference_length})
 
     @classmethod
     def from_json(cls, text: str) -> "CommittedState":
         value = json.loads(text)
         manifest = IndexManifest.from_meta(value["manifest"])
         assert manifest is not None
+        reference = value.get("document_reference_length")
         return cls(manifest, int(value["chunks"]), int(value["lexical_length"]),
-                   float(value["reference_length"]), int(value.get("build", 0)))
+                   float(value["reference_length"]), int(value.get("build", 0)),
+                   int(value.get("documents", 0)), int(value.get("document_length", 0)),
+                   None if reference is None else float(reference))
 
 
 def row_key(*parts: object) -> int:

@@ -28,6 +28,13 @@ from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.generations import Schedule
 from semsearch.indexer.manifest import IndexManifest
+from semsearch.indexer.milvus_documents import (
+    DOCUMENT_REFERENCE_LENGTH,
+    WholeDocument,
+    document_terms,
+    evidence_fields,
+    whole_document,
+)
 from semsearch.indexer.milvus_lease import MilvusLease
 from semsearch.indexer.milvus_lexical import lexical_rows
 from semsearch.indexer.milvus_schema import DEFAULT_DENSE_INDEX
@@ -159,6 +166,10 @@ class _MilvusSync:
         self.generation = self.committed + 1
         self.reference_length = (self.state.reference_length if self.state
                                  else float(self.chunking.tokens))
+        # A build made before whole documents were stored goes on without them.
+        self.document_reference = (self.state.document_reference_length if self.state
+                                   else DOCUMENT_REFERENCE_LENGTH)
+        self.wholes: dict[str, WholeDocument] = {}  # path -> its chunks, until its row
         self._encoder: Encoder | None = None
         self._encoder_lock = threading.Lock()
         self.pending: list[Pending] = []
@@ -168,6 +179,7 @@ class _MilvusSync:
         self.headers: dict[str, tuple[str, str]] = {}  # content hash -> (title, format)
         self.added = Counter[int]()  # BM25: document frequency changes by dimension
         self.chunk_delta = [0, 0]  # chunks, lexical length
+        self.document_delta = [0, 0]  # whole documents, their length
         self.schedule = Schedule(options.generation_files, options.generation_seconds,
                                  options.commit_share)
 
@@ -289,6 +301,8 @@ class _MilvusSync:
                  "content_hash": action.content_hash, "mtime": action.mtime,
                  "generation": self.generation, "retired": 0} for row in content]
         self.store.insert(self.store.chunks, rows)
+        if content and self.document_reference is not None:
+            self.wholes[action.path] = whole_document(content[0]["title"], content)
         for row in rows:
             self.added.update(row["lexical"].keys())
             self.chunk_delta[0] += 1
@@ -323,8 +337,35 @@ class _MilvusSync:
             if action.row is not None:
                 replaced.append(action.row)
         self.waiting.clear()
+        self._add_evidence(documents)
         self.store.insert(self.store.documents, documents)
         self._retire(replaced)
+
+    def _add_evidence(self, documents: list[dict[str, Any]]) -> None:
+        """Put the whole-document evidence on the document rows (`milvus_documents`) and
+        count the indexed ones into the statistics of whole documents."""
+        if self.document_reference is None:
+            for row in documents:
+                row["placeholder"] = [0.0, 0.0]
+            return
+        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        wholes = [self.wholes.get(row["path"]) if row["status"] == "indexed" else None
+                  for row in documents]
+        for row, fields in zip(documents, evidence_fields(wholes, dimension,
+                                                          self.document_reference),
+                               strict=True):
+            row.update(fields, file_type=PurePosixPath(row["path"]).suffix.lower().lstrip("."))
+            self._count_document(row, 1)
+        self.wholes.clear()
+
+    def _count_document(self, row: dict[str, Any], sign: int) -> None:
+        """Count an indexed document row into (1) or out of (-1) the whole documents'
+        BM25 statistics."""
+        if row["status"] != "indexed":
+            return
+        self.added.update({dimension: sign for dimension in document_terms(row)})
+        self.document_delta[0] += sign
+        self.document_delta[1] += sign * row["whole_length"]
 
     def _copy_chunks(self, action: Action, source_doc: int, rows: str) -> None:
         """Write the chunks of document `source_doc` (its `rows`: an expression) again as
@@ -344,8 +385,7 @@ class _MilvusSync:
             "doc_id": document_id(action.path), "path": action.path,
             "content_hash": action.content_hash, "size": action.size, "mtime": action.mtime,
             "title": "", "format": "", "status": "skipped", "error": action.reason,
-            "indexed_at": now, "generation": self.generation, "retired": 0,
-            "placeholder": [0.0, 0.0]}
+            "indexed_at": now, "generation": self.generation, "retired": 0}
         if action.kind in ("touch", "rename") and action.row is not None:
             row.update(content_hash=action.row.content_hash, title=action.row.title,
                        format=action.row.format, status=action.row.status,
@@ -365,8 +405,12 @@ class _MilvusSync:
         if not replaced:
             return
         store = self.store
-        store.mark(store.documents, [document_key(_as_values(row)) for row in replaced],
-                   self.generation)
+        keys = [document_key(_as_values(row)) for row in replaced]
+        if self.document_reference is not None:
+            for row in store.rows_by_key(store.documents, keys,
+                                         ["status", "whole_lexical", "whole_length"]):
+                self._count_document(row, -1)
+        store.mark(store.documents, keys, self.generation)
         ids = [row.id for row in replaced]
         chunks = []
         for start in range(0, len(ids), 500):
@@ -394,8 +438,12 @@ class _MilvusSync:
             generation=self.generation, last_sync=time.time())
         chunks = (self.state.chunks if self.state else 0) + self.chunk_delta[0]
         length = (self.state.lexical_length if self.state else 0) + self.chunk_delta[1]
+        documents = (self.state.documents if self.state else 0) + self.document_delta[0]
+        document_length = ((self.state.document_length if self.state else 0)
+                           + self.document_delta[1])
         state = CommittedState(manifest, chunks, length, self.reference_length,
-                               self.store.build)
+                               self.store.build, documents, document_length,
+                               self.document_reference)
         self.store.flush()
         if publish:
             self.lease.check()
@@ -407,6 +455,7 @@ class _MilvusSync:
         self.state, self.recorded = state, manifest
         self.committed, self.generation = self.generation, self.generation + 1
         self.added, self.chunk_delta = Counter[int](), [0, 0]
+        self.document_delta = [0, 0]
 
 
 def _content_row(row: dict[str, object], vector: Any, lexical: Any) -> dict[str, Any]:

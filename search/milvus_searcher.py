@@ -24,6 +24,7 @@ from semsearch.indexer.manifest import IndexManifest
 from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget
 from semsearch.search.embedding_cache import EMBEDDING_CACHE_SIZE
 from semsearch.search.hits import Hit
+from semsearch.search.milvus_documents import MilvusDocuments
 from semsearch.search.milvus_view import LEXICAL_KINDS, MilvusView
 from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.searcher import Searcher
@@ -36,6 +37,15 @@ class MilvusSnapshot:
     """What `Searcher._search_one` reads through: `store` is the generation's view."""
 
     store: MilvusView
+
+    def document_evidence(self, query: str) -> MilvusDocuments | None:
+        """The generation's whole-document evidence for `query` (what a grouped search
+        ranks documents by), or None: a build made before it (until a `--rebuild`), or
+        Milvus' own BM25 (`native`), which scores chunks only."""
+        view = self.store
+        if view.lexical_kind != "sparse" or view.state.document_reference_length is None:
+            return None
+        return MilvusDocuments(view, query)
 
 
 class MilvusReader:

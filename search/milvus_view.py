@@ -28,7 +28,7 @@ from semsearch.search.options import Filters, Mode
 _ROW_FIELDS = ["pk", "doc_id", "path", "title", "format", "mtime", "ordinal", "text",
                "start", "end", "page", "headings", "page_breaks"]
 # Milvus' largest top-k.
-_MAX_LIMIT = 16_384
+MAX_LIMIT = 16_384
 # The sparse leg ranks with a reference length in place of the mean (see
 # milvus_lexical); this many times `pool` candidates are scored exactly before the cut.
 LEXICAL_OVERFETCH = 2
@@ -92,7 +92,7 @@ class MilvusView:
         expression = filter_expression(filters, self.generation, self.store)
         lexical: dict[int, float] = {}
         found: dict[int, dict[str, Any]] = {}
-        weights = self._query_weights(query) if mode != Mode.DENSE else {}
+        weights = self.query_weights(query) if mode != Mode.DENSE else {}
         if weights:
             lexical, found = self._lexical_leg(query, weights, expression, pool)
         if mode == Mode.LEXICAL:
@@ -112,23 +112,28 @@ class MilvusView:
                    pool: int) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
         hits = self.client.search(
             self.store.chunks, data=[query_vector.tolist()], anns_field="dense",
-            limit=min(pool, _MAX_LIMIT), filter=expression,
+            limit=min(pool, MAX_LIMIT), filter=expression,
             output_fields=["doc_id", "lexical", "lexical_length"],
-            search_params=dense_search_params(self.state.dense_index, min(pool, _MAX_LIMIT)),
+            search_params=dense_search_params(self.state.dense_index, min(pool, MAX_LIMIT)),
             consistency_level="Strong")[0]
         return ({hit["pk"]: float(hit["distance"]) for hit in hits}, self._found(hits))
 
-    def _query_weights(self, query: str) -> dict[int, float]:
+    def query_weights(self, query: str, shift: int = 0,
+                      rows: int | None = None) -> dict[int, float]:
         """Each query term's dimension with its IDF, times the times the query holds it
-        (FTS5 sums a term once per query phrase that yields it)."""
+        (FTS5 sums a term once per query phrase that yields it): over the chunks, or
+        over `rows` rows whose frequencies are counted at dimension + `shift` (whole
+        documents: `milvus_documents.DOCUMENT_TERMS`)."""
         dimensions = [term_dimension(token) for found in fts_tokens(tuple(query_terms(query)))
                       for token in found]
-        held = frequencies(self.store, sorted(set(dimensions)), self.generation)
+        held = frequencies(self.store, sorted({d + shift for d in dimensions}),
+                           self.generation)
+        count = self.state.chunks if rows is None else rows
         weights: dict[int, float] = {}
         for dimension in dimensions:
             weights[dimension] = weights.get(dimension, 0.0) + idf(
-                held.get(dimension, 0), self.state.chunks)
-        return {d: w for d, w in weights.items() if held.get(d)}
+                held.get(dimension + shift, 0), count)
+        return {d: w for d, w in weights.items() if held.get(d + shift)}
 
     def _lexical_leg(self, query: str, weights: dict[int, float], expression: str,
                      pool: int) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
@@ -138,11 +143,11 @@ class MilvusView:
                     self._found(hits))
         hits = self.client.search(
             self.store.chunks, data=[weights], anns_field="lexical",
-            limit=min(pool * LEXICAL_OVERFETCH, _MAX_LIMIT), filter=expression,
+            limit=min(pool * LEXICAL_OVERFETCH, MAX_LIMIT), filter=expression,
             output_fields=["doc_id", "lexical", "lexical_length", "dense"],
             search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
         rows = self._found(hits)
-        scores = {chunk_id: self._exact(weights, row) for chunk_id, row in rows.items()}
+        scores = {chunk_id: self.exact(weights, row) for chunk_id, row in rows.items()}
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:pool]
         return dict(best), rows
 
@@ -150,7 +155,7 @@ class MilvusView:
         # Milvus' BM25 is never negative; milvus-lite hands it back negated.
         return list(self.client.search(
             self.store.chunks, data=[segment(query)], anns_field="native_bm25",
-            limit=min(limit, _MAX_LIMIT), filter=expression, output_fields=["doc_id", "dense"],
+            limit=min(limit, MAX_LIMIT), filter=expression, output_fields=["doc_id", "dense"],
             search_params={"metric_type": "BM25"}, consistency_level="Strong")[0])
 
     def _found(self, hits: Any) -> dict[int, dict[str, Any]]:
@@ -168,9 +173,11 @@ class MilvusView:
             hits = self._native_search(query, f"pk in {chunk_ids}", len(chunk_ids))
             found = {hit["pk"]: abs(float(hit["distance"])) for hit in hits}
             return {c: found.get(c, 0.0) for c in chunk_ids}
-        return {c: self._exact(weights, rows[c]) for c in chunk_ids}
+        return {c: self.exact(weights, rows[c]) for c in chunk_ids}
 
-    def _exact(self, weights: dict[int, float], row: dict[str, Any]) -> float:
+    def exact(self, weights: dict[int, float], row: dict[str, Any]) -> float:
+        """FTS5's BM25 of a chunk `row` (`lexical`, `lexical_length`) for the query
+        `weights` (`query_weights`)."""
         counts = recover_counts(row["lexical"], row["lexical_length"],
                                 self.state.reference_length)
         return exact_bm25(weights, counts, row["lexical_length"], self.state.mean_length)

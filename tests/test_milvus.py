@@ -26,8 +26,9 @@ from semsearch.indexer.milvus_store import MilvusStore, MilvusTarget, row_key
 from semsearch.indexer.milvus_sync import sync_to_milvus
 from semsearch.indexer.sync import SyncOptions
 from semsearch.search.milvus_searcher import MilvusSearcher
-from semsearch.search.options import Filters, SearchOptions
+from semsearch.search.options import Filters, Mode, SearchOptions
 from semsearch.search.searcher import Searcher
+from semsearch.search.whole_documents import document_evidence, group_whole_documents
 from semsearch.settings import DEFAULT_MODEL
 from tests.helpers import (
     SEARCH_DOCS,
@@ -87,6 +88,51 @@ def test_same_hits_as_the_embedded_index(search_searcher: Searcher, milvus_searc
     assert compared > 30  # the filters leave hits to compare
 
 
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_same_grouped_hits_as_the_embedded_index(search_searcher: Searcher,
+                                                 milvus_searcher: Any, mode: str) -> None:
+    """Grouped by document, both stores rank whole documents alike: BM25 over each
+    document's whole text, and in hybrid the cosine of its mean chunk vector."""
+    compared = 0
+    for query in QUERIES:
+        for filters in FILTERS:
+            options = SearchOptions(k=5, mode=mode, filters=filters, group_by="document",
+                                    highlight=filters.is_empty())
+            expected = _tied_by_path(_hits(search_searcher, query, options))
+            found = _tied_by_path(_hits(milvus_searcher, query, options))
+            assert found == expected, (query, filters)
+            compared += len(expected)
+    assert compared > 20  # the filters leave hits to compare
+
+
+def _tied_by_path(hits: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """`hits` with equal scores put in path order: a tie goes to the lower chunk id, and
+    ids differ between the stores (two documents fuse to 0.5 each when each wins a leg).
+    """
+    return sorted(hits, key=lambda hit: (-hit[3], hit[0]))
+
+
+@pytest.mark.parametrize("mode", [Mode.LEXICAL, Mode.HYBRID])
+def test_documents_found_by_their_whole_text_alone(search_searcher: Searcher,
+                                                   milvus_searcher: Any, mode: Mode) -> None:
+    """No chunk candidates at all: every document comes from the whole-text BM25's top,
+    its chunks scored by both legs, as in the embedded index."""
+    shown = []
+    for searcher in (search_searcher, milvus_searcher):
+        vector = searcher.embed(["sourdough bread and pasta with tomato"])[0]
+        with searcher.reader.snapshot() as snapshot:
+            evidence = document_evidence(snapshot, "sourdough bread and pasta with tomato")
+            assert evidence is not None
+            grouped = group_whole_documents(evidence, lambda v=vector: v, mode, Filters(),
+                                            None, 2, [], {}, {})
+            rows = snapshot.store.chunks([c for c, _ in grouped.shown])
+            shown.append(sorted(((rows[c].path, rows[c].ordinal, round(score, 4))
+                                 for c, score in grouped.shown),
+                                key=lambda hit: (-hit[2], hit[0])))  # ties: ids differ
+    assert sorted(path for path, _, _ in shown[0]) == ["cooking/bread.md", "cooking/pasta.txt"]
+    assert shown[1] == shown[0]
+
+
 def test_grouping_min_score_and_documents(search_searcher: Searcher,
                                           milvus_searcher: Any) -> None:
     options = SearchOptions(k=3, group_by="document", min_score=0.2)
@@ -120,7 +166,7 @@ def test_native_bm25_finds_the_documents_with_the_words(milvus_uri: str,
 
 def _snapshot(target: MilvusTarget) -> dict[str, Any]:
     """What a collection holds at its committed generation: chunk ids with their rows and
-    vectors, the documents, the BM25 statistics."""
+    vectors, the documents with their whole-document evidence, the BM25 statistics."""
     client = MilvusStore(target)
     try:
         state = client.require_committed()
@@ -129,8 +175,9 @@ def _snapshot(target: MilvusTarget) -> dict[str, Any]:
         visible = f"generation <= {generation} and (retired == 0 or retired > {generation})"
         chunks = store.query(store.chunks, "", ["pk", "path", "ordinal", "text", "dense",
                                                 "lexical", "generation", "retired"])
-        documents = store.query(store.documents, visible, ["path", "content_hash", "size",
-                                                           "mtime", "status", "error"])
+        documents = store.query(store.documents, visible, [
+            "path", "content_hash", "size", "mtime", "status", "error", "file_type",
+            "whole_length", "whole_lexical", "mean"])
         terms = store.query(store.terms, visible, ["dimension", "frequency"])
         assert client.builds() == [state.build], "a finished sync leaves no other build"
     finally:
@@ -140,9 +187,15 @@ def _snapshot(target: MilvusTarget) -> dict[str, Any]:
     return {"chunks": {row["pk"]: (row["path"], row["ordinal"], row["text"],
                                    np.asarray(row["dense"], dtype=np.float32),
                                    row["lexical"]) for row in chunks},
-            "documents": sorted(tuple(row.values()) for row in documents),
+            "documents": sorted(tuple(value for name, value in row.items()
+                                      if name not in ("whole_lexical", "mean"))
+                                for row in documents),
+            "evidence": {row["path"]: (np.asarray(row["mean"], dtype=np.float32),
+                                       sorted(row["whole_lexical"]))
+                         for row in documents},
             "terms": sorted((row["dimension"], row["frequency"]) for row in terms),
-            "counts": (state.chunks, state.lexical_length)}
+            "counts": (state.chunks, state.lexical_length, state.documents,
+                       state.document_length, state.document_reference_length)}
 
 
 def _assert_same(state: dict[str, Any], clean: dict[str, Any]) -> None:
@@ -154,6 +207,10 @@ def _assert_same(state: dict[str, Any], clean: dict[str, Any]) -> None:
         assert np.allclose(other[3], vector, atol=1e-5)
         assert other[4].keys() == lexical.keys()
     assert state["documents"] == clean["documents"]
+    assert state["evidence"].keys() == clean["evidence"].keys()
+    for path, (mean, dimensions) in clean["evidence"].items():
+        assert np.allclose(state["evidence"][path][0], mean, atol=1e-5)
+        assert state["evidence"][path][1] == dimensions
     assert state["terms"] == clean["terms"]
     assert state["counts"] == clean["counts"]
 
