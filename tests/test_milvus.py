@@ -346,6 +346,72 @@ def test_a_killed_rebuild_leaves_the_old_build_searchable(
     _assert_same(_snapshot(target), _clean(root, milvus_uri, f"clean_{name}", encoder))
 
 
+def _as_built_before_whole_documents(target: MilvusTarget) -> None:
+    """Make the committed build of `target` what a sync before whole-document evidence
+    made: document rows with a placeholder vector (and no type), no whole-document
+    frequencies, no whole-document statistics in the manifest row."""
+    from pymilvus import DataType
+
+    store = MilvusStore(target)
+    try:
+        state = store.require_committed()
+        rows = store.query(store.documents, "", [
+            "pk", "doc_id", "path", "content_hash", "size", "mtime", "title", "format",
+            "status", "error", "indexed_at", "generation", "retired"])
+        schema = store.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("pk", DataType.INT64, is_primary=True)
+        for name, kind, options in [
+                ("doc_id", DataType.INT64, {}), ("path", DataType.VARCHAR, {"max_length": 4096}),
+                ("content_hash", DataType.VARCHAR, {"max_length": 64}),
+                ("size", DataType.INT64, {}), ("mtime", DataType.DOUBLE, {}),
+                ("title", DataType.VARCHAR, {"max_length": 65535}),
+                ("format", DataType.VARCHAR, {"max_length": 64}),
+                ("status", DataType.VARCHAR, {"max_length": 16}),
+                ("error", DataType.VARCHAR, {"max_length": 65535}),
+                ("indexed_at", DataType.DOUBLE, {}), ("generation", DataType.INT64, {}),
+                ("retired", DataType.INT64, {}),
+                ("placeholder", DataType.FLOAT_VECTOR, {"dim": len(PLACEHOLDER)})]:
+            schema.add_field(name, kind, **options)
+        params = store.client.prepare_index_params()
+        params.add_index("placeholder", index_type="FLAT", metric_type="L2")
+        store.client.drop_collection(store.documents)
+        store.client.create_collection(store.documents, schema=schema, index_params=params,
+                                       consistency_level="Strong")
+        store.insert(store.documents, [{**row, "placeholder": PLACEHOLDER} for row in rows])
+        store.delete(store.terms, f"dimension >= {2**32}")
+        store.commit(replace(state, documents=0, document_length=0,
+                             document_reference_length=None))
+        store.flush()
+    finally:
+        store.close()
+
+
+def test_a_store_built_before_whole_documents_syncs_and_ranks_by_best_chunks(
+        tmp_path: Path, milvus_uri: str, encoder: Encoder,
+        search_searcher: Searcher) -> None:
+    """A build without the evidence: syncs go on without it and grouped searches rank
+    documents by their best chunks, until a rebuild writes it."""
+    root, target, spec = _synced(tmp_path, milvus_uri, "before_whole", encoder)
+    _as_built_before_whole_documents(target)
+    query = "bake bread with yeast"
+    options = SearchOptions(k=5, mode="hybrid", group_by="document")
+    searcher = MilvusSearcher(target, spec)
+    try:
+        (root / "new.md").write_text("# Kites\n\nA kite flies on a windy beach.\n")
+        assert sync_to_milvus(root, target, spec, OPTIONS).added == 1
+        with searcher.reader.snapshot() as snapshot:
+            assert document_evidence(snapshot, query) is None
+        assert searcher.search("kite on the beach", options).results[0].path == "new.md"
+        (root / "new.md").unlink()
+        assert sync_to_milvus(root, target, spec, OPTIONS).removed == 1
+        expected = _tied_by_path(_hits(search_searcher, query, options))
+        assert _tied_by_path(_hits(searcher, query, options)) != expected
+        sync_to_milvus(root, target, spec, replace(OPTIONS, rebuild=True))
+        assert _tied_by_path(_hits(searcher, query, options)) == expected
+    finally:
+        searcher.close()
+
+
 def test_a_second_sync_is_refused_while_one_holds_the_store(
         tmp_path: Path, milvus_uri: str, encoder: Encoder) -> None:
     root, target, spec = _synced(tmp_path, milvus_uri, "leased", encoder)
