@@ -65,7 +65,9 @@ STATE_ROW = 0
 # pymilvus pings an idle connection every 10 s; a gRPC server that keeps gRPC's default
 # policy (milvus-lite's does; Milvus' own allows 5 s) counts a ping closer than 5 minutes
 # to the last as a strike and, at the third, closes the connection (GOAWAY
-# "too_many_pings"), which then failed the next client of that URI in the process.
+# "too_many_pings"), which then failed the next client of that URI in the process. Each
+# client has a connection of its own (`dedicated`): pymilvus otherwise shares one per
+# address, with the options of whichever client made it first.
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 330_000}
 BUILD_SEPARATOR = "__build"
 
@@ -131,7 +133,8 @@ class MilvusTarget:
         if self.user:
             credentials.update(user=self.user, password=self.password or "")
         try:
-            return MilvusClient(uri=self.uri, grpc_options=GRPC_OPTIONS, **credentials)
+            return MilvusClient(uri=self.uri, grpc_options=GRPC_OPTIONS, dedicated=True,
+                                **credentials)
         except Exception as error:  # pymilvus raises its own and grpc's errors
             raise MilvusStoreError(f"Cannot reach Milvus at {self.uri}: {error}") from error
 

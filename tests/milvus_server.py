@@ -71,7 +71,10 @@ def _wait_until_answering(uri: str) -> None:
     """A first request through pymilvus: the gRPC service is up, not just the socket."""
     from pymilvus import MilvusClient
 
-    client = MilvusClient(uri=uri, timeout=START_TIMEOUT)
+    from semsearch.indexer.milvus_store import GRPC_OPTIONS
+
+    client = MilvusClient(uri=uri, timeout=START_TIMEOUT, grpc_options=GRPC_OPTIONS,
+                          dedicated=True)
     try:
         client.list_collections()
     finally:
