@@ -1,5 +1,6 @@
 """Bring a Milvus store in step with a folder: the embedded sync's planning, parsing,
-chunking and encoding (`indexer.plan`, `indexer.pipeline`), written to Milvus.
+chunking and encoding (`indexer.plan`, `indexer.pipeline`; with `--ray`, the Ray Data
+pipeline of `indexer.ray_pipeline`), written to Milvus by this process.
 
 A sync of committed generation C writes generation C + 1 (see `milvus_store` for what
 readers see): chunk rows as their content is encoded, then the documents, the retired
@@ -22,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
@@ -48,7 +49,6 @@ from semsearch.indexer.milvus_store import (
     visible,
 )
 from semsearch.indexer.milvus_terms import update_frequencies
-from semsearch.indexer.pipeline import prefetch
 from semsearch.indexer.plan import (
     ENCODE_GROUP,
     Action,
@@ -61,11 +61,16 @@ from semsearch.indexer.plan import (
 from semsearch.indexer.store import DocumentRow
 from semsearch.indexer.sync import (
     DEFAULT_CHUNKING,
-    PREFETCH_DEPTH,
     SyncOptions,
     SyncProgress,
+    examined_handovers,
     load_sync_encoder,
+    open_ray_pipeline,
+    pending_vectors,
 )
+
+if TYPE_CHECKING:  # Ray is optional: imported only for a --ray sync
+    from semsearch.indexer.ray_pipeline import RayPipeline
 
 __all__ = ["MilvusSyncJob", "sync_to_milvus"]
 
@@ -172,6 +177,7 @@ class _MilvusSync:
         self.wholes: dict[str, WholeDocument] = {}  # path -> its chunks, until its row
         self._encoder: Encoder | None = None
         self._encoder_lock = threading.Lock()
+        self.pipeline: RayPipeline | None = None
         self.pending: list[Pending] = []
         self.waiting: dict[str, list[Action]] = {}  # write actions by content, not written
         # content hash -> (the path first written with it, the generation it was written in)
@@ -230,14 +236,19 @@ class _MilvusSync:
 
     # --- encoding ------------------------------------------------------------------
     def _encode(self, plan: Any) -> list[Action]:
-        """Examine and encode the plan's candidates, committing a generation whenever the
-        schedule says; return the examined actions not committed yet."""
+        """Examine and encode the plan's candidates (with `--ray`, the Ray Data pipeline
+        parses, chunks and encodes them: `examined_handovers`), committing a generation
+        whenever the schedule says; return the examined actions not committed yet."""
         examiner = Examiner(self.root, plan, self.report, set(), self.encoder, self.chunking,
                             self.options.max_file_bytes, self.options.generation_files)
+        self.pipeline = open_ray_pipeline(self.spec, self.chunking, self.options,
+                                          self.recorded, self.where)
+        if self.pipeline is not None and not self.recorded:
+            self.store.create(self.pipeline.dimension, self.dense_index)
         actions: list[Action] = []
         total = len(plan.candidates)
         self.schedule.open(time.monotonic())
-        for handover in prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse"):
+        for handover in examined_handovers(examiner, self.pipeline):
             actions += handover.actions
             for action in handover.actions:
                 if action.kind == "write":
@@ -259,19 +270,19 @@ class _MilvusSync:
         rebuild's commits switch readers over only when `final`."""
         started = time.monotonic()
         self._encode_pending()
-        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        dimension = (self.recorded.dimension if self.recorded else
+                     self.pipeline.dimension if self.pipeline else self.encoder().dimension)
         self._apply(actions, removed)
         self._commit(dimension, publish=final or not self.rebuilding)
         self.report.generations += 1
         self.schedule.committed(started, time.monotonic())
 
     def _encode_pending(self) -> None:
-        """Encode the pending content in one call; write its chunk rows for each file
-        that holds it."""
+        """Encode the pending content in one call (or take the vectors the Ray pipeline
+        sent with it); write its chunk rows for each file that holds it."""
         if not self.pending:
             return
-        texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
-        vectors: Any = self.encoder().encode(texts, self.options.batch_size) if texts else []
+        vectors = pending_vectors(self.pending, self.encoder, self.options.batch_size)
         lexical = lexical_rows([(str(row["lexical_title"]), str(row["lexical_body"]))
                                 for pending in self.pending for row in pending.rows],
                                self.reference_length)

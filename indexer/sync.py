@@ -186,6 +186,48 @@ def load_sync_encoder(spec: EncoderSpec, recorded: IndexManifest | None,
     return encoder
 
 
+def open_ray_pipeline(spec: EncoderSpec, chunking: Chunking, options: SyncOptions,
+                      recorded: IndexManifest | None, where: Path) -> "RayPipeline | None":
+    """The Ray Data pipeline of a `--ray` sync (`spec.ray` set; None without), checked
+    against the dimension of an existing index (`recorded`, at `where`).
+
+    Raises:
+        RayClusterError: Ray is missing, or the cluster cannot be reached or cannot
+            load the model.
+        IndexMismatchError: the model's dimension is not the index's.
+    """
+    if spec.ray is None:
+        return None
+    from semsearch.indexer.ray_pipeline import RayPipeline
+
+    pipeline = RayPipeline(spec, chunking, options.batch_size, options.max_file_bytes)
+    if recorded:
+        recorded.check(where, dimension=pipeline.dimension)
+    return pipeline
+
+
+def examined_handovers(examiner: Examiner, pipeline: "RayPipeline | None"
+                       ) -> Iterator[Examined]:
+    """The examined files and their new content: parsed and chunked by a producer thread
+    for the encoder in this process, or parsed, chunked and encoded by `pipeline` (a Ray
+    Data pipeline, `indexer.ray_pipeline`), whose `Pending` rows come with their
+    vectors."""
+    if pipeline is None:
+        return prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse")
+    return pipeline.handovers(examiner, examiner.files_per_handover)
+
+
+def pending_vectors(pending: list[Pending], encoder: Callable[[], Encoder],
+                    batch_size: int) -> NDArray[np.float32]:
+    """The vectors of the pending rows, in order: as the Ray pipeline sent them, or
+    encoded here by `encoder()` (loaded only then)."""
+    sent = [content.vectors for content in pending if content.vectors is not None]
+    if len(sent) == len(pending):
+        return np.concatenate(sent)
+    texts = [str(row["text"]) for content in pending for row in content.rows]
+    return encoder().encode(texts, batch_size)
+
+
 class _Sync:
     """Applies a plan: encodes and stages the new content, committing it in generations."""
 
@@ -297,18 +339,10 @@ class _Sync:
         return waiting
 
     def _handovers(self, examiner: Examiner) -> Iterator[Examined]:
-        """The examined files and their new content: parsed and chunked by a producer
-        thread for the encoder here, or, with `--ray`, parsed, chunked and encoded by a
-        Ray Data pipeline (`indexer.ray_pipeline`)."""
-        if self.spec.ray is None:
-            return prefetch(examiner.handovers(), PREFETCH_DEPTH, "semsearch-parse")
-        from semsearch.indexer.ray_pipeline import RayPipeline
-
-        self.pipeline = RayPipeline(self.spec, self.chunking, self.options.batch_size,
-                                    self.options.max_file_bytes)
-        if self.recorded:
-            self.recorded.check(self.index_dir, dimension=self.pipeline.dimension)
-        return self.pipeline.handovers(examiner, self.options.generation_files)
+        """The examined files and their new content (`examined_handovers`)."""
+        self.pipeline = open_ray_pipeline(self.spec, self.chunking, self.options,
+                                          self.recorded, self.index_dir)
+        return examined_handovers(examiner, self.pipeline)
 
     def _generation_due(self, files_waiting: int) -> bool:
         """Whether the files waiting make a generation now; when they would, their content
@@ -335,7 +369,7 @@ class _Sync:
         """Encode the pending content in one call and stage it in one transaction."""
         if not self.pending:
             return
-        vectors = self._vectors()
+        vectors = pending_vectors(self.pending, self.encoder, self.options.batch_size)
         staged: dict[str, list[dict[str, object]]] = {}
         offset = 0
         for pending in self.pending:
@@ -349,14 +383,6 @@ class _Sync:
         self.staged.update(staged)
         self.report.chunks_encoded += offset
         self.pending = []
-
-    def _vectors(self) -> NDArray[np.float32]:
-        """The pending rows' vectors: encoded here, or as the Ray pipeline sent them."""
-        sent = [pending.vectors for pending in self.pending if pending.vectors is not None]
-        if len(sent) == len(self.pending):
-            return np.concatenate(sent)
-        texts = [str(row["text"]) for pending in self.pending for row in pending.rows]
-        return self.encoder().encode(texts, self.options.batch_size)
 
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:

@@ -51,10 +51,15 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def _encoder_actors() -> int:
-    """How many encoder actors this Ray has started, living or dead (the GCS's table):
-    `RayEncoder`'s, and those of the pools of a sync's Ray Data pipeline."""
-    return sum(actor["ActorClassName"].endswith(("BatchEncoder", "(ChunkEncoder))"))
+# The class names of encoder actors: `RayEncoder`'s, and the pool's of a sync's Ray Data
+# pipeline (`ray_pipeline`, fed by its parse tasks)
+RAY_ENCODER, PIPELINE_POOL = "BatchEncoder", "(ChunkEncoder))"
+
+
+def _encoder_actors(*kinds: str) -> int:
+    """How many encoder actors of `kinds` (all when none) this Ray has started, living or
+    dead (the GCS's table)."""
+    return sum(actor["ActorClassName"].endswith(kinds or (RAY_ENCODER, PIPELINE_POOL))
                for actor in ray._private.state.actors().values())
 
 
@@ -211,18 +216,30 @@ def test_eval_with_ray_local_indexes_a_beir_corpus_like_a_local_run(
 
 def test_index_with_ray_into_milvus_equals_a_local_sync(local_ray: list[int], runner: CliRunner,
                                                         milvus_uri: str, tmp_path: Path) -> None:
-    """`--ray` with `--milvus`: the driver writes what the cluster encodes (the Milvus
-    sync takes its vectors from `RayEncoder`), and searches answer as after a local sync."""
+    """`--ray` with `--milvus`: the Ray Data pipeline parses, chunks and encodes (its pool
+    ran, no `RayEncoder`), the driver writes to Milvus, and the store equals a local
+    sync's (chunk ids, rows, documents, counts; vectors at cosine >= 0.9999): dense
+    searches answer alike."""
+    from semsearch.indexer.milvus_store import MilvusTarget
+    from tests.test_milvus import _snapshot
+
     folder = tmp_path / "docs"
     search_write_docs(folder, SEARCH_DOCS)
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    (folder / "empty.md").write_text("   \n")
+    (folder / "copy").mkdir()  # one content in two files: the pipeline parses it once
+    shutil.copy2(folder / "biology/zorblax.txt", folder / "copy/zorblax.txt")
     stores = {name: ["--milvus", milvus_uri, "--collection", f"ray_{name}"]
               for name in ("ray", "local")}
-    reports, answers, actors_before = {}, {}, _encoder_actors()
+    reports, answers = {}, {}
     for name, extra in (("ray", ["--ray", "local"]), ("local", [])):
+        actors_before = {kind: _encoder_actors(kind) for kind in (RAY_ENCODER, PIPELINE_POOL)}
         result = runner.invoke(app, ["index", str(folder), *stores[name], "--backend", "onnx",
                                      "--chunk-tokens", "64", "--json", *extra])
         assert result.exit_code == 0, result.output
+        # the --ray run's rows came through the pipeline: parse tasks, then its pool
+        assert _encoder_actors(PIPELINE_POOL) - actors_before[PIPELINE_POOL] == (name == "ray")
+        assert _encoder_actors(RAY_ENCODER) == actors_before[RAY_ENCODER]
         reports[name] = {key: value for key, value in json.loads(result.stdout).items()
                          if key != "seconds"}
         answers[name] = []
@@ -232,9 +249,21 @@ def test_index_with_ray_into_milvus_equals_a_local_sync(local_ray: list[int], ru
             assert found.exit_code == 0, found.output
             answers[name].append([(hit["path"], hit["score"])
                                   for hit in json.loads(found.stdout)["results"]])
-    assert _encoder_actors() > actors_before  # the --ray run encoded on Ray
     assert reports["ray"] == reports["local"] and reports["ray"]["chunks_encoded"] > 0
-    for on_ray, local in zip(answers["ray"], answers["local"], strict=True):
-        assert [path for path, _ in on_ray] == [path for path, _ in local] != []
-        assert np.allclose([score for _, score in on_ray], [score for _, score in local],
-                           atol=1e-4)
+    assert sorted(skip["path"] for skip in reports["ray"]["skipped"]) == ["broken.pdf", "empty.md"]
+    on_ray, local = (_snapshot(MilvusTarget(milvus_uri, f"ray_{name}"))
+                     for name in ("ray", "local"))
+    assert on_ray["chunks"].keys() == local["chunks"].keys() != set()
+    keys = sorted(local["chunks"])
+    # the same rows: path, ordinal, text and BM25 weights
+    assert [on_ray["chunks"][key][:3] + on_ray["chunks"][key][4:] for key in keys] == [
+        local["chunks"][key][:3] + local["chunks"][key][4:] for key in keys]
+    vectors = [np.stack([snapshot["chunks"][key][3] for key in keys])
+               for snapshot in (on_ray, local)]
+    assert (vectors[0] * vectors[1]).sum(axis=1).min() >= 0.9999
+    for part in ("documents", "terms", "counts"):
+        assert on_ray[part] == local[part], part
+    for ray_hits, local_hits in zip(answers["ray"], answers["local"], strict=True):
+        assert [path for path, _ in ray_hits] == [path for path, _ in local_hits] != []
+        assert np.allclose([score for _, score in ray_hits],
+                           [score for _, score in local_hits], atol=1e-4)

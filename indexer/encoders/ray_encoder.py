@@ -2,9 +2,11 @@
 batches) when the encoder's device is CUDA, else one actor per node on its CPUs.
 
 Each actor loads the model once through the same `EncoderSpec` a local run would use, so
-the vectors are the local encoder's. The sync calls `encode` as it would a local model
-and writes what comes back itself (the driver writes). `BatchEncoder` is also the
-callable class for Ray Data's `map_batches` (`encode_dataset`).
+the vectors are the local encoder's. `EncoderSpec(ray=...).load()` returns one: its
+caller calls `encode` as it would a local model and gets the vectors back in its own
+process. A sync does not use it (`ray_pipeline` parses, chunks and encodes a `--ray`
+sync's content). `BatchEncoder` is also the callable class for Ray Data's `map_batches`
+(`encode_dataset`, and `ray_pipeline`'s pool).
 """
 
 import math
