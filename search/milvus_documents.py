@@ -6,7 +6,8 @@ The whole-text BM25 is the chunks' (`MilvusView.query_weights`, `milvus_lexical`
 the statistics of whole documents: Milvus ranks `LEXICAL_OVERFETCH` times the documents
 wanted by the stored weights, and those are scored exactly with the committed number of
 documents, their document frequencies and mean length, as FTS5 scores the embedded
-index's `documents_fts`. Document rows read once are kept for the query's other asks.
+index's `documents_fts`. The BM25 fields of rows read once are kept for the query's
+other asks; mean vectors are read for the documents ranked only.
 """
 
 from typing import Any
@@ -21,7 +22,7 @@ from semsearch.search.milvus_filters import filter_expression
 from semsearch.search.milvus_view import LEXICAL_OVERFETCH, MAX_LIMIT, MilvusView
 from semsearch.search.options import Filters
 
-_DOCUMENT_FIELDS = ["doc_id", "whole_lexical", "whole_length", "mean"]
+_LEXICAL_FIELDS = ["doc_id", "whole_lexical", "whole_length"]
 _CHUNK_FIELDS = ["pk", "doc_id", "lexical", "lexical_length", "dense"]
 
 
@@ -32,7 +33,7 @@ class MilvusDocuments:
     def __init__(self, view: MilvusView, query: str) -> None:
         self.view, self.query, self.state = view, query, view.state
         self.weights = view.query_weights(query, DOCUMENT_TERMS, self.state.documents)
-        self.rows: dict[int, dict[str, Any]] = {}  # indexed document rows, by doc id
+        self.rows: dict[int, dict[str, Any]] = {}  # indexed documents' BM25 fields
         self.chunk_rows: dict[int, dict[str, Any]] = {}  # of `documents_chunks`, by id
 
     def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
@@ -57,7 +58,7 @@ class MilvusDocuments:
         hits = view.client.search(
             view.store.documents, data=[self.weights], anns_field="whole_lexical",
             limit=min(limit * LEXICAL_OVERFETCH, MAX_LIMIT), filter=expression,
-            output_fields=_DOCUMENT_FIELDS, search_params={"metric_type": "IP"},
+            output_fields=_LEXICAL_FIELDS, search_params={"metric_type": "IP"},
             consistency_level="Strong")[0]
         self.rows.update((hit["entity"]["doc_id"], hit["entity"]) for hit in hits)
         scores = [(hit["entity"]["doc_id"], self._exact(hit["entity"])) for hit in hits]
@@ -67,7 +68,8 @@ class MilvusDocuments:
     def scores(self, doc_ids: list[int]) -> dict[int, float]:
         if not self.weights:
             return dict.fromkeys(doc_ids, 0.0)
-        self._read(doc_ids)
+        self.rows.update((row["doc_id"], row) for row in self._read(
+            [d for d in doc_ids if d not in self.rows], _LEXICAL_FIELDS))
         return {d: self._exact(self.rows[d]) if d in self.rows else 0.0 for d in doc_ids}
 
     def chunk_scores(self, chunk_ids: list[int], query: NDArray[np.float32] | None
@@ -83,22 +85,22 @@ class MilvusDocuments:
 
     def mean_cosines(self, doc_ids: list[int], query: NDArray[np.float32]) -> dict[int, float]:
         """As `DocumentMemory.mean_cosines`: each mean made unit length in float32."""
-        self._read(doc_ids)
-        kept = [d for d in doc_ids if d in self.rows]
-        means = np.asarray([self.rows[d]["mean"] for d in kept],
+        held = {row["doc_id"]: row["mean"] for row in self._read(doc_ids, ["doc_id", "mean"])}
+        kept = [d for d in doc_ids if d in held]
+        means = np.asarray([held[d] for d in kept],
                            dtype=np.float32).reshape(len(kept), -1)
         norms = np.linalg.norm(means, axis=1, keepdims=True)
         unit = (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
         return dict(zip(kept, (unit @ query).tolist(), strict=True))
 
-    def _read(self, doc_ids: list[int]) -> None:
-        """Read the indexed rows of the documents of `doc_ids` not read yet."""
-        missing = [d for d in doc_ids if d not in self.rows]
+    def _read(self, doc_ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        """`fields` of the indexed documents of `doc_ids`, at the view's generation."""
         store, generation = self.view.store, self.view.generation
-        for batch in batches(missing):
-            self.rows.update((row["doc_id"], row) for row in store.query(
-                store.documents, f'doc_id in {batch} and status == "indexed" and '
-                f"{visible(generation)}", _DOCUMENT_FIELDS))
+        rows: list[dict[str, Any]] = []
+        for batch in batches(doc_ids):
+            rows += store.query(store.documents, f'doc_id in {batch} and status == '
+                                f'"indexed" and {visible(generation)}', fields)
+        return rows
 
     def _exact(self, row: dict[str, Any]) -> float:
         """FTS5's BM25 of a document row's whole text (0 for a text without terms)."""
