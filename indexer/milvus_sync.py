@@ -200,6 +200,13 @@ class _MilvusSync:
                 self._encoder = encoder
             return self._encoder
 
+    def _dimension(self) -> int:
+        """The vectors' dimension: the store's, else the Ray pipeline's (no model is
+        loaded here for it), else the local model's."""
+        if self.recorded:
+            return self.recorded.dimension
+        return self.pipeline.dimension if self.pipeline else self.encoder().dimension
+
     def _dense_index(self, asked: str | None) -> str:
         """The dense index type this sync builds with: the store's own, or `asked`."""
         if self.state is None:
@@ -270,10 +277,8 @@ class _MilvusSync:
         rebuild's commits switch readers over only when `final`."""
         started = time.monotonic()
         self._encode_pending()
-        dimension = (self.recorded.dimension if self.recorded else
-                     self.pipeline.dimension if self.pipeline else self.encoder().dimension)
         self._apply(actions, removed)
-        self._commit(dimension, publish=final or not self.rebuilding)
+        self._commit(self._dimension(), publish=final or not self.rebuilding)
         self.report.generations += 1
         self.schedule.committed(started, time.monotonic())
 
@@ -359,7 +364,7 @@ class _MilvusSync:
             for row in documents:
                 row["placeholder"] = [0.0, 0.0]
             return
-        dimension = self.recorded.dimension if self.recorded else self.encoder().dimension
+        dimension = self._dimension()
         wholes = [self.wholes.get(row["path"]) if row["status"] == "indexed" else None
                   for row in documents]
         for row, fields in zip(documents, evidence_fields(wholes, dimension,
