@@ -46,6 +46,9 @@ class MilvusView:
         # The document of each candidate the legs found (they return it): what
         # `group_by` asks, answered without another request.
         self.documents: dict[int, int] = {}
+        # Query weights asked for already (the legs', then grouping's): each costs a
+        # request to the `_terms` collection.
+        self._weights: dict[tuple[str, int, int | None], dict[int, float]] = {}
 
     # --- rows ----------------------------------------------------------------------
     def chunks(self, chunk_ids: list[int]) -> dict[int, ChunkRow]:
@@ -124,6 +127,12 @@ class MilvusView:
         (FTS5 sums a term once per query phrase that yields it): over the chunks, or
         over `rows` rows whose frequencies are counted at dimension + `shift` (whole
         documents: `milvus_documents.DOCUMENT_TERMS`)."""
+        key = (query, shift, rows)
+        if key not in self._weights:
+            self._weights[key] = self._query_weights(query, shift, rows)
+        return self._weights[key]
+
+    def _query_weights(self, query: str, shift: int, rows: int | None) -> dict[int, float]:
         dimensions = [term_dimension(token) for found in fts_tokens(tuple(query_terms(query)))
                       for token in found]
         held = frequencies(self.store, sorted({d + shift for d in dimensions}),
