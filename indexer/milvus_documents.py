@@ -20,7 +20,7 @@ import numpy as np
 
 from semsearch.indexer.lexical_text import segment
 from semsearch.indexer.milvus_lexical import SparseVector, lexical_rows
-from semsearch.indexer.whole_documents import ChunkSpan, whole_text
+from semsearch.indexer.whole_documents import ChunkSpan, mean_vector, whole_text
 
 # Whole-document frequencies live in the `_terms` collection beside the chunks', their
 # dimensions shifted past the 32-bit ones of chunk terms.
@@ -46,12 +46,11 @@ class WholeDocument:
 
 def whole_document(title: str, chunks: list[dict[str, Any]]) -> WholeDocument:
     """The makings of a document's evidence from its chunk rows (`text`, `start`, `end`,
-    `dense`), in order: the mean as the embedded index takes it (float64, then float32).
+    `dense`), in order: the mean as the embedded index takes it (`mean_vector`).
     """
     vectors = np.asarray([row["dense"] for row in chunks], dtype=np.float32)
-    mean = vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
     return WholeDocument(title, [(row["text"], row["start"], row["end"]) for row in chunks],
-                         mean.tolist())
+                         mean_vector(vectors).tolist())
 
 
 def evidence_fields(documents: list[WholeDocument | None], dimension: int,

@@ -38,7 +38,7 @@ from semsearch.indexer.milvus_documents import (
 )
 from semsearch.indexer.milvus_lease import MilvusLease
 from semsearch.indexer.milvus_lexical import lexical_rows
-from semsearch.indexer.milvus_schema import DEFAULT_DENSE_INDEX
+from semsearch.indexer.milvus_schema import DEFAULT_DENSE_INDEX, PLACEHOLDER
 from semsearch.indexer.milvus_store import (
     CHUNK_FIELDS,
     CommittedState,
@@ -313,7 +313,7 @@ class _MilvusSync:
         rows = [{**row, "pk": chunk_key(action.path, action.content_hash, action.mtime,
                                         row["ordinal"]),
                  "doc_id": document_id(action.path), "path": action.path,
-                 "file_type": PurePosixPath(action.path).suffix.lower().lstrip("."),
+                 "file_type": _file_type(action.path),
                  "content_hash": action.content_hash, "mtime": action.mtime,
                  "generation": self.generation, "retired": 0} for row in content]
         self.store.insert(self.store.chunks, rows)
@@ -362,7 +362,7 @@ class _MilvusSync:
         count the indexed ones into the statistics of whole documents."""
         if self.document_reference is None:
             for row in documents:
-                row["placeholder"] = [0.0, 0.0]
+                row["placeholder"] = PLACEHOLDER
             return
         dimension = self._dimension()
         wholes = [self.wholes.get(row["path"]) if row["status"] == "indexed" else None
@@ -370,7 +370,7 @@ class _MilvusSync:
         for row, fields in zip(documents, evidence_fields(wholes, dimension,
                                                           self.document_reference),
                                strict=True):
-            row.update(fields, file_type=PurePosixPath(row["path"]).suffix.lower().lstrip("."))
+            row.update(fields, file_type=_file_type(row["path"]))
             self._count_document(row, 1)
         self.wholes.clear()
 
@@ -472,6 +472,11 @@ class _MilvusSync:
         self.committed, self.generation = self.generation, self.generation + 1
         self.added, self.chunk_delta = Counter[int](), [0, 0]
         self.document_delta = [0, 0]
+
+
+def _file_type(path: str) -> str:
+    """What the type filter matches a file by: its suffix, lower case, without the dot."""
+    return PurePosixPath(path).suffix.lower().lstrip(".")
 
 
 def _content_row(row: dict[str, object], vector: Any, lexical: Any) -> dict[str, Any]:

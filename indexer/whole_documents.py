@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS document_vectors (
 ChunkSpan = tuple[str, int, int]
 
 
+def mean_vector(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The mean of a document's chunk vectors, as both stores keep it: summed in float64,
+    stored in float32."""
+    return embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
 def whole_text(chunks: Iterable[ChunkSpan]) -> str:
     """The document's text as its chunks hold it, each overlap once (chunks in order).
 
@@ -80,10 +86,9 @@ class WholeDocuments:
         self.connection.execute(
             "INSERT INTO documents_fts (rowid, title, body) VALUES (?, ?, ?)",
             (doc_id, segment(title), segment(whole_text(chunks))))
-        mean = embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
         self.connection.execute(
             "INSERT INTO document_vectors (doc_id, chunks, embedding) VALUES (?, ?, ?)",
-            (doc_id, len(embeddings), mean.tobytes()))
+            (doc_id, len(embeddings), mean_vector(embeddings).tobytes()))
 
     def insert_chunks_of(self, doc_id: int) -> None:
         """Write the rows of `doc_id` from its chunks as stored (inside the caller's

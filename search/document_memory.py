@@ -58,5 +58,11 @@ def _unit_means(store: Store, rowids: NDArray[np.int64]) -> NDArray[np.float32] 
     found, means = store.whole_documents.mean_vectors(rowids.tolist())
     if not np.array_equal(found, rowids):
         return None  # not one vector per BM25 row: read them from SQLite per query
+    return unit_means(means)
+
+
+def unit_means(means: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Mean chunk vectors made unit length in float32 (a zero row stays zero): what the
+    mean-vector cosine of a document is taken with, in memory and from Milvus alike."""
     norms = np.linalg.norm(means, axis=1, keepdims=True)
     return (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from semsearch.indexer.milvus_documents import DOCUMENT_TERMS
 from semsearch.indexer.milvus_lexical import exact_bm25, recover_counts
 from semsearch.indexer.milvus_store import batches, visible
+from semsearch.search.document_memory import unit_means
 from semsearch.search.milvus_filters import filter_expression
 from semsearch.search.milvus_view import LEXICAL_OVERFETCH, MAX_LIMIT, MilvusView
 from semsearch.search.options import Filters
@@ -84,14 +85,12 @@ class MilvusDocuments:
         return dense, lexical
 
     def mean_cosines(self, doc_ids: list[int], query: NDArray[np.float32]) -> dict[int, float]:
-        """As `DocumentMemory.mean_cosines`: each mean made unit length in float32."""
+        """As `DocumentMemory.mean_cosines`: each mean made unit length (`unit_means`)."""
         held = {row["doc_id"]: row["mean"] for row in self._read(doc_ids, ["doc_id", "mean"])}
         kept = [d for d in doc_ids if d in held]
         means = np.asarray([held[d] for d in kept],
                            dtype=np.float32).reshape(len(kept), -1)
-        norms = np.linalg.norm(means, axis=1, keepdims=True)
-        unit = (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-        return dict(zip(kept, (unit @ query).tolist(), strict=True))
+        return dict(zip(kept, (unit_means(means) @ query).tolist(), strict=True))
 
     def _read(self, doc_ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
         """`fields` of the indexed documents of `doc_ids`, at the view's generation."""
