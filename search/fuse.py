@@ -1,5 +1,7 @@
 """Fusing the dense and lexical legs into one ranking."""
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -18,11 +20,29 @@ def min_max(scores: NDArray[np.float64]) -> NDArray[np.float64]:
     return (scores - low) / (high - low)
 
 
+def z_score(scores: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Standardise over this query's candidates (mean 0, standard deviation 1); equal
+    scores all become 0.
+
+    Unlike `min_max`, every candidate sets the scale, not the lowest and highest alone,
+    and a leg whose best stands far above the rest of its pool keeps that lead (min-max
+    makes any best 1). Used where whole documents are ranked (`ranking.rank_documents`).
+    """
+    if scores.size == 0:
+        return scores
+    spread = float(scores.std())
+    if spread < 1e-12:
+        return np.zeros_like(scores)
+    return (scores - scores.mean()) / spread
+
+
 def convex_fusion(
-    dense: NDArray[np.float64], lexical: NDArray[np.float64], dense_weight: float = DENSE_WEIGHT
+    dense: NDArray[np.float64], lexical: NDArray[np.float64], dense_weight: float = DENSE_WEIGHT,
+    normalise: Callable[[NDArray[np.float64]], NDArray[np.float64]] = min_max,
 ) -> NDArray[np.float64]:
-    """`w * minmax(dense) + (1 - w) * minmax(lexical)` over aligned candidate scores."""
-    return dense_weight * min_max(dense) + (1.0 - dense_weight) * min_max(lexical)
+    """`w * normalise(dense) + (1 - w) * normalise(lexical)` over aligned candidate scores
+    (`normalise`: `min_max` or `z_score`)."""
+    return dense_weight * normalise(dense) + (1.0 - dense_weight) * normalise(lexical)
 
 
 def reciprocal_rank_fusion(

@@ -57,7 +57,7 @@ class MemoryBM25:
     @classmethod
     def build(cls, rowids: NDArray[np.int64], lengths: NDArray[np.int64],
               batches: Iterable[FtsPostings], size: tuple[int, int],
-              weights: tuple[float, ...]) -> "MemoryBM25":
+              weights: tuple[float, ...], k1: float = K1, b: float = B) -> "MemoryBM25":
         """Precompute every (term, chunk) pair's contribution to a BM25 score.
 
         Args:
@@ -65,6 +65,7 @@ class MemoryBM25:
             batches: every occurrence of every term, from `FtsTable.postings`.
             size: (terms, (term, row) pairs) in the index, from `FtsTable.vocabulary_size`.
             weights: the weight of each FTS column, as passed to `bm25()`.
+            k1, b: BM25's parameters; FTS5's (`K1`, `B`) unless a benchmark tries others.
         """
         term_count, pair_count = size
         offsets = np.zeros(term_count + 1, dtype=np.int64)
@@ -72,8 +73,8 @@ class MemoryBM25:
         impacts = np.empty(pair_count, dtype=np.float64)
         rows = len(rowids)
         average_length = float(lengths.sum()) / rows if rows else 1.0
-        # K1 (1 - B + B D / avgdl) of each row, as FTS5 computes it per match.
-        length_norm = K1 * (1 - B + B * lengths.astype(np.float64) / average_length)
+        # k1 (1 - b + b D / avgdl) of each row, as FTS5 computes it per match.
+        length_norm = k1 * (1 - b + b * lengths.astype(np.float64) / average_length)
         terms: list[str] = []
         for batch in batches:
             pair_term, pair_position, frequency = _pairs(batch, rowids, weights)
@@ -84,7 +85,7 @@ class MemoryBM25:
             end = start + len(pair_term)
             positions[start:end] = pair_position
             impacts[start:end] = idf[pair_term] * (
-                (frequency * (K1 + 1.0)) / (frequency + length_norm[pair_position]))
+                (frequency * (k1 + 1.0)) / (frequency + length_norm[pair_position]))
             offsets[first + 1:first + len(batch.terms) + 1] = start + np.cumsum(held)
             terms.extend(batch.terms)
         if len(terms) != term_count or offsets[-1] != pair_count:

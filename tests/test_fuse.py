@@ -1,4 +1,5 @@
-"""search.fuse: min-max scaling, convex fusion and reciprocal rank fusion, exact values."""
+"""search.fuse: min-max scaling, z-scores, convex fusion and reciprocal rank fusion, exact
+values."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from semsearch.search.fuse import (
     convex_fusion,
     min_max,
     reciprocal_rank_fusion,
+    z_score,
 )
 
 
@@ -55,6 +57,36 @@ def test_convex_fusion_with_a_flat_leg() -> None:
     # A leg where every candidate scores the same adds its full weight to each.
     np.testing.assert_allclose(convex_fusion(_array(0.1, 0.3), _array(0.0, 0.0), 0.5),
                                [0.5, 1.0])
+
+
+def test_z_score_standardises() -> None:
+    root = np.sqrt(1.5)  # (2, 4, 6): mean 4, standard deviation sqrt(8 / 3)
+    np.testing.assert_allclose(z_score(_array(2.0, 4.0, 6.0)), [-root, 0.0, root])
+    np.testing.assert_allclose(z_score(_array(0.0, 0.0, 0.0, 8.0)),
+                               [-1 / np.sqrt(3)] * 3 + [np.sqrt(3)])
+
+
+def test_z_score_of_equal_scores_is_all_zeros() -> None:
+    np.testing.assert_array_equal(z_score(_array(0.3, 0.3, 0.3)), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(z_score(_array(7.0)), [0.0])
+
+
+def test_z_score_of_nothing_is_nothing() -> None:
+    assert z_score(_array()).size == 0
+
+
+def test_z_score_does_not_change_its_input() -> None:
+    scores = _array(1.0, 2.0, 3.0)
+    z_score(scores)
+    np.testing.assert_array_equal(scores, [1.0, 2.0, 3.0])
+
+
+def test_convex_fusion_of_z_scores() -> None:
+    dense, lexical = _array(0.1, 0.2, 0.3, 0.4), _array(8.0, 0.0, 0.0, 0.0)
+    z_dense = (dense - 0.25) / np.sqrt(0.0125)
+    z_lexical = np.array([np.sqrt(3)] + [-1 / np.sqrt(3)] * 3)
+    np.testing.assert_allclose(convex_fusion(dense, lexical, 0.6, z_score),
+                               0.6 * z_dense + 0.4 * z_lexical)
 
 
 def test_reciprocal_rank_fusion_exact() -> None:

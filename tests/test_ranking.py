@@ -1,11 +1,13 @@
 """search.ranking: from the legs' scores to ranked chunks, and to ranked documents."""
 
+import statistics
+
 import pytest
 
 from semsearch.indexer.errors import IndexCorruptError
-from semsearch.search.fuse import DENSE_WEIGHT
 from semsearch.search.options import Mode
 from semsearch.search.ranking import (
+    DOCUMENT_DENSE_WEIGHT,
     MEAN_VECTOR_SHARE,
     best_per_document,
     fuse_documents,
@@ -65,17 +67,23 @@ def test_rank_documents_by_whole_text_bm25_in_lexical_mode() -> None:
 
 
 def test_rank_documents_mixes_the_mean_vector_into_the_dense_score() -> None:
+    """Hybrid: each leg z-scored over the documents, fused at `DOCUMENT_DENSE_WEIGHT`."""
     ranked = rank(Mode.HYBRID, DENSE, LEXICAL)
     whole = {1: 8.0, 2: 8.0, 3: 0.0}
     mean = {1: 0.1, 2: 0.6, 3: 0.1}
-    scores = dict(rank_documents(Mode.HYBRID, ranked, DOCUMENTS, DENSE, whole, mean))
+    fused = rank_documents(Mode.HYBRID, ranked, DOCUMENTS, DENSE, whole, mean)
     share = MEAN_VECTOR_SHARE
     dense = {10: (1 - share) * 0.9 + share * 0.1, 20: 0.6, 30: (1 - share) * 0.1 + share * 0.1}
-    low, high = min(dense.values()), max(dense.values())
-    for chunk, bm25 in ((10, 8.0), (20, 8.0), (30, 0.0)):
-        assert scores[chunk] == pytest.approx(
-            DENSE_WEIGHT * (dense[chunk] - low) / (high - low)
-            + (1 - DENSE_WEIGHT) * bm25 / 8.0)
+    bm25 = {10: 8.0, 20: 8.0, 30: 0.0}
+
+    def z(values: dict[int, float], chunk: int) -> float:
+        spread = statistics.pstdev(values.values())
+        return (values[chunk] - statistics.fmean(values.values())) / spread
+
+    assert [c for c, _ in fused] == [20, 10, 30]
+    for chunk, score in fused:
+        assert score == pytest.approx(DOCUMENT_DENSE_WEIGHT * z(dense, chunk)
+                                      + (1 - DOCUMENT_DENSE_WEIGHT) * z(bm25, chunk))
 
 
 def test_rank_documents_raises_for_a_chunk_without_a_row() -> None:

@@ -1,6 +1,7 @@
 """search.searcher.Searcher over a real index: modes, filters, options, errors, reloads."""
 
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from semsearch.search.errors import InvalidQueryError
 from semsearch.search.hits import DocumentView, Highlight, Hit, SearchResponse
 from semsearch.search.lexical import COLUMN_WEIGHTS, LexicalQuery, match_expression
 from semsearch.search.options import Filters, Mode, SearchOptions
-from semsearch.search.ranking import MEAN_VECTOR_SHARE
+from semsearch.search.ranking import DOCUMENT_DENSE_WEIGHT, MEAN_VECTOR_SHARE
 from semsearch.search.searcher import Searcher
 from tests.helpers import (
     SEARCH_DOCS,
@@ -301,8 +302,9 @@ def test_hybrid_scores_are_the_fusion_of_the_legs(search_searcher: Searcher,
 def test_hybrid_documents_fuse_whole_document_evidence(search_searcher: Searcher,
                                                        search_index: tuple[Path, Path],
                                                        encoder: Encoder) -> None:
-    """With group_by="document", a document's fused score is 0.5 * minmax(its dense
-    score) + 0.5 * minmax(BM25 over its whole text), scaled over the documents, where its
+    """With group_by="document", a document's fused score is w * z(its dense score) +
+    (1 - w) * z(BM25 over its whole text), z-scored over the documents (w:
+    `DOCUMENT_DENSE_WEIGHT`), where its
     dense score mixes its best chunk's cosine with its mean chunk vector's
     (`MEAN_VECTOR_SHARE`); with this few chunks, every chunk is a candidate. In the long
     document about printing, the query's best chunk for the cosine is not its best for
@@ -332,13 +334,14 @@ def test_hybrid_documents_fuse_whole_document_evidence(search_searcher: Searcher
         means, axis=1)).tolist(), strict=True))
 
     def scaled(scores: dict[int, float]) -> dict[int, float]:
-        low, high = min(scores.values()), max(scores.values())
-        return {doc_id: (score - low) / (high - low) for doc_id, score in scores.items()}
+        mean, spread = statistics.fmean(scores.values()), statistics.pstdev(scores.values())
+        return {doc_id: (score - mean) / spread for doc_id, score in scores.items()}
 
     dense = scaled({d: (1 - MEAN_VECTOR_SHARE) * best_cosine[d]
                     + MEAN_VECTOR_SHARE * mean_cosine[d] for d in best_cosine})
     lexical = scaled({d: whole.get(d, 0.0) for d in best_cosine})
-    expected = {doc_id: 0.5 * dense[doc_id] + 0.5 * lexical[doc_id] for doc_id in dense}
+    expected = {doc_id: DOCUMENT_DENSE_WEIGHT * dense[doc_id]
+                + (1 - DOCUMENT_DENSE_WEIGHT) * lexical[doc_id] for doc_id in dense}
     hits = search_searcher.search(query, SearchOptions(k=len(expected), mode="hybrid",
                                                        group_by="document")).results
     assert {hit.doc_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-3)
