@@ -27,7 +27,12 @@ from semsearch.indexer.encoders.onnx_export import (
     _publish,
     export_key,
 )
-from semsearch.indexer.encoders.onnx_runtime import TOKENS_PER_BATCH, OnnxEncoder, _batches
+from semsearch.indexer.encoders.onnx_runtime import (
+    SMALL_BATCH_TOKENS,
+    TOKENS_PER_BATCH,
+    OnnxEncoder,
+    _batches,
+)
 from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.stats import read_manifest
 from semsearch.indexer.store import Store
@@ -118,6 +123,25 @@ def test_rows_keep_the_given_order_across_batches(onnx_encoder: Encoder) -> None
     np.testing.assert_allclose(onnx_encoder.encode(TEXTS, batch_size=2), one_by_one, atol=1e-5)
     reversed_rows = onnx_encoder.encode(TEXTS[::-1], batch_size=4)
     np.testing.assert_allclose(reversed_rows[::-1], one_by_one, atol=1e-5)
+
+
+def test_small_batches_run_on_one_thread_with_the_same_vectors(
+        onnx_encoder: OnnxEncoder) -> None:
+    """A query-sized batch runs on a one-thread session, made at the first one; a larger
+    batch on the session of every thread; both give the same vectors."""
+    encoder = OnnxEncoder(onnx_encoder.model_name, "cpu", "onnx", onnx_encoder.export_dir,
+                          threads=2)
+    assert encoder._small_session is None  # not made before a small batch needs it
+    query = encoder.encode([TEXTS[0]])
+    small = encoder._small_session
+    assert small is not None and small is not encoder.session
+    assert small.get_session_options().intra_op_num_threads == 1
+    assert encoder.session.get_session_options().intra_op_num_threads == 2
+    assert encoder._session_for(1, SMALL_BATCH_TOKENS) is small
+    assert encoder._session_for(2, SMALL_BATCH_TOKENS // 2 + 1) is encoder.session
+    many = encoder.encode([TEXTS[0], LONG_TEXT])  # one batch, past the small budget
+    np.testing.assert_allclose(many[0], query[0], atol=1e-6)
+    np.testing.assert_allclose(query, onnx_encoder.encode([TEXTS[0]]), atol=1e-6)
 
 
 def test_batches_hold_a_token_budget() -> None:

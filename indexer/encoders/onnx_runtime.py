@@ -8,6 +8,7 @@ itself is `onnx_export`'s.
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 # times its width squared, and 64 texts of 256 tokens took 800 MiB at peak against 400
 # MiB in batches of 4,096 tokens, for no less speed.
 TOKENS_PER_BATCH = 4096
+# A batch of at most this many padded tokens (a query, a few highlight passages) runs on
+# one thread: ONNX Runtime's threads meet at every operator, which for so small a matrix
+# costs more than the second core gives. session.run, int8, 1 vs 2 threads on a quiet
+# 2-core machine (benchmarks/bench_query_embedding.py): 10 tokens 1.07 vs 1.44 ms, 18
+# tokens 1.59 vs 1.99, 34 tokens 2.52 vs 3.15, 66 tokens 4.44 vs 4.46, 130 tokens 8.9 vs
+# 7.4; a hybrid query with highlights, p50 4.42 -> 4.24 ms, dense 4.49 -> 3.86.
+SMALL_BATCH_TOKENS = 64
 
 
 class OnnxEncoder:
@@ -45,8 +53,6 @@ class OnnxEncoder:
 
     def __init__(self, model_name: str, device: str, backend: str, export_dir: Path,
                  threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.model_name, self.device, self.backend = model_name, device, backend
         self.export_dir = export_dir
         manifest = read_manifest(export_dir)
@@ -56,16 +62,38 @@ class OnnxEncoder:
         # One tokenizer for every thread: neither ever changes after it is made.
         self._tokenizer = FastTokenizer.from_folder(export_dir / TOKENIZER_DIR)
         self._encoder_tokenizer = self._tokenizer.truncating(manifest.max_seq_length)
+        self._threads = threads or _usable_cpus()
+        self.session = self._new_session(self._threads)
+        # The one-thread session for small batches, made at the first one (a searcher's
+        # warm-up): a second copy of the weights (56 MiB int8) that a sync of many files
+        # never needs.
+        self._small_session: Any = None if self._threads > 1 and device == "cpu" \
+            else self.session
+        self._small_session_lock = threading.Lock()
+
+    def _new_session(self, threads: int) -> Any:
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _usable_cpus()
+        options.intra_op_num_threads = threads
         # ORT's idle worker threads spin after each run by default. For one query that
         # steals the cores from the search that follows it: a hybrid query on 100k chunks,
         # spin vs no spin interleaved in one searcher on a loaded 2-core machine, embed p50
         # 99 -> 69 ms, the BM25 step after it 9.5 -> 2.2 ms, the whole query 157 -> 100 ms;
         # batches of 64 lost nothing (benchmarks/bench_query_embedding.py).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(export_dir / MODEL_FILE), options,
-                                            providers=_providers(ort, device))
+        return ort.InferenceSession(str(self.export_dir / MODEL_FILE), options,
+                                    providers=_providers(ort, self.device))
+
+    def _session_for(self, rows: int, width: int) -> Any:
+        """The session a batch of `rows` texts padded to `width` tokens runs on."""
+        if rows * width > SMALL_BATCH_TOKENS:
+            return self.session
+        if self._small_session is None:
+            with self._small_session_lock:
+                if self._small_session is None:
+                    self._small_session = self._new_session(1)
+        return self._small_session
 
     @property
     def tokenizer(self) -> FastTokenizer:
@@ -98,7 +126,8 @@ class OnnxEncoder:
         order = np.argsort(lengths, kind="stable")
         for rows in _batches(order, lengths, batch_size):
             feed = self._feed([encodings[row] for row in rows])
-            hidden = self.session.run(None, feed)[0]
+            session = self._session_for(*feed["input_ids"].shape)
+            hidden = session.run(None, feed)[0]
             vectors[rows] = _pool(hidden, feed["attention_mask"], self.manifest.pooling)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
