@@ -10,10 +10,13 @@ On an index of a BEIR dataset (bundled model, CPU), for dense, lexical and hybri
   * the API's encoding of the same responses (FastAPI's response_model validation and
     JSON serialisation, as pydantic does it for `POST /search`), timed in process;
   * over HTTP: the same queries sent one by one to `semsearch serve` on 127.0.0.1
-    (POST /search, httpx keep-alive): client p50 / p99, the time outside the searcher
-    (client wall less the server's `timings_ms.total`), and the server's CPU time per
-    request (from /proc), to set beside the in-process CPU time per query: on a loaded
-    machine CPU times still compare where wall times do not;
+    (POST /search, keep-alive), dealt in turn to two clients: httpx (what
+    `semsearch.client` uses) and the standard library's `http.client` (next to no work
+    of its own, so its numbers are the server's and the socket's): client p50 / p99,
+    the time outside the searcher (client wall less the server's `timings_ms.total`),
+    and the server's CPU time per request (from /proc, both clients' requests), to set
+    beside the in-process CPU time per query: on a loaded machine CPU times still
+    compare where wall times do not;
   * with `--quality`: nDCG@10 and Recall@100 per mode on the test queries (k=100,
     grouped by document).
 
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
 import json
 import os
 import platform
@@ -154,52 +158,102 @@ def api_encoding(responses: dict[str, list[SearchResponse]]) -> dict[str, dict[s
     return results
 
 
+class StdlibClient:
+    """POST /search through the standard library's `http.client`, one keep-alive
+    connection: next to nothing of its own per request, so the time outside the searcher
+    is the server's and the socket's, where httpx adds its own Python work."""
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=60)
+
+    def search(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.connection.request("POST", "/search", json.dumps(body),
+                                {"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        return response.status, json.loads(response.read())
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class HttpxClient:
+    """POST /search through httpx (keep-alive), as `semsearch.client` sends it."""
+
+    def __init__(self, base: str) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=base, timeout=60.0)
+
+    def search(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = self.client.post("/search", json=body)
+        return response.status_code, response.json()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+CLIENTS = {"httpx": HttpxClient, "http.client": StdlibClient}
+
+
 def run_api(index_dir: Path, dealt: dict[str, list[str]], warmup: list[str], k: int,
             log_path: Path, bm25_wait_s: float) -> dict[str, Any]:
-    """Latency over HTTP per mode, or {"skipped": reason}."""
-    import httpx
+    """Latency over HTTP per client and mode, or {"skipped": reason}.
 
+    A mode's queries are dealt to the clients in turn (query i to client i mod 2, the
+    order within each pair alternating), so both meet the same server state and no
+    query text is sent twice.
+    """
     try:
-        with running_server(index_dir, log_path) as (server, base), \
-                httpx.Client(base_url=base, timeout=60.0) as client:
+        with running_server(index_dir, log_path) as (server, base):
+            clients = {name: make(base) for name, make in CLIENTS.items()}
             # The server builds its BM25 postings in the background, as the in-process
             # searcher did: wait twice as long as that took, so FTS5 answers none.
             time.sleep(bm25_wait_s)
-            results: dict[str, Any] = {"url": base}
+            results: dict[str, Any] = {"url": base, "clients": {n: {} for n in clients}}
             for number, mode in enumerate(MODES):
-                results[mode] = _api_mode(client, server.pid, mode, dealt[mode],
-                                          warmup[number::len(MODES)], k)
-                print(f"api {mode}: p50 {results[mode]['wall']['p50_ms']} ms, p99 "
-                      f"{results[mode]['wall']['p99_ms']} ms", flush=True)
+                for name, result in _api_mode(clients, server.pid, mode, dealt[mode],
+                                              warmup[number::len(MODES)], k).items():
+                    results["clients"][name][mode] = result
+                    print(f"api {name} {mode}: p50 {result['wall']['p50_ms']} ms, p99 "
+                          f"{result['wall']['p99_ms']} ms", flush=True)
+            for client in clients.values():
+                client.close()
             return results
     except RuntimeError as error:  # the server did not start
         return {"skipped": str(error)}
 
 
-def _api_mode(client: Any, pid: int, mode: str, texts: list[str], warmup: list[str],
-              k: int) -> dict[str, Any]:
-    def post(text: str) -> Any:
-        return client.post("/search", json={"query": text, "k": k, "mode": mode})
+def _api_mode(clients: dict[str, Any], pid: int, mode: str, texts: list[str],
+              warmup: list[str], k: int) -> dict[str, dict[str, Any]]:
+    def body(text: str) -> dict[str, Any]:
+        return {"query": text, "k": k, "mode": mode}
 
-    for text in warmup:
-        post(text)
-    times, outside, server, errors = [], [], [], 0
+    names = list(clients)
+    for number, text in enumerate(warmup):
+        clients[names[number % len(names)]].search(body(text))
+    times: dict[str, list[float]] = {n: [] for n in names}
+    outside: dict[str, list[float]] = {n: [] for n in names}
+    server: dict[str, list[float]] = {n: [] for n in names}
+    errors = dict.fromkeys(names, 0)
     cpu_started = process_cpu_s(pid)
-    for text in texts:
+    for number, text in enumerate(texts):
+        turn = number // len(names)
+        name = names[(number + turn) % len(names)]  # the pair's order alternates
         started = time.perf_counter()
-        response = post(text)
+        status, answer = clients[name].search(body(text))
         elapsed = (time.perf_counter() - started) * 1000
-        times.append(elapsed)
-        if response.status_code != 200:
-            errors += 1
+        times[name].append(elapsed)
+        if status != 200:
+            errors[name] += 1
             continue
-        total = float(response.json()["timings_ms"]["total"])
-        server.append(total)
-        outside.append(elapsed - total)
+        total = float(answer["timings_ms"]["total"])
+        server[name].append(total)
+        outside[name].append(elapsed - total)
     cpu_ms = (process_cpu_s(pid) - cpu_started) * 1000 / max(1, len(texts))
-    return {"wall": percentiles(times), "server_total": percentiles(server),
-            "outside_searcher": percentiles(outside), "errors": errors,
-            "server_cpu_ms_per_request": round(cpu_ms, 2)}
+    return {name: {"wall": percentiles(times[name]), "server_total": percentiles(server[name]),
+                   "outside_searcher": percentiles(outside[name]), "errors": errors[name],
+                   "server_cpu_ms_per_request": round(cpu_ms, 2)} for name in names}
 
 
 def process_cpu_s(pid: int) -> float:
@@ -246,17 +300,20 @@ def report(result: dict[str, Any]) -> None:
     print_table(["mode", "p50 ms", "p99 ms"],
                 [[m, r["p50_ms"], r["p99_ms"]] for m, r in result["api_encoding"].items()])
     api = result["api"]
-    print(f"\nHTTP (POST /search, k={result['k']}, one at a time, httpx keep-alive):")
+    print(f"\nHTTP (POST /search, k={result['k']}, one at a time, keep-alive; a mode's "
+          "queries dealt to the clients in turn):")
     if "skipped" in api:
         print(f"  skipped: {api['skipped']}")
         return
-    print_table(["mode", "p50 ms", "p99 ms", "p99/p50", "server total p50", "outside p50",
-                 "outside p99", "server CPU ms/request", "errors"],
-                [[m, api[m]["wall"]["p50_ms"], api[m]["wall"]["p99_ms"],
-                  round(api[m]["wall"]["p99_ms"] / api[m]["wall"]["p50_ms"], 2),
-                  api[m]["server_total"]["p50_ms"], api[m]["outside_searcher"]["p50_ms"],
-                  api[m]["outside_searcher"]["p99_ms"], api[m]["server_cpu_ms_per_request"],
-                  api[m]["errors"]] for m in MODES])
+    rows = []
+    for name, by_mode in api["clients"].items():
+        rows += [[name, m, r["wall"]["p50_ms"], r["wall"]["p99_ms"],
+                  round(r["wall"]["p99_ms"] / r["wall"]["p50_ms"], 2),
+                  r["server_total"]["p50_ms"], r["outside_searcher"]["p50_ms"],
+                  r["outside_searcher"]["p99_ms"], r["server_cpu_ms_per_request"],
+                  r["errors"]] for m, r in by_mode.items()]
+    print_table(["client", "mode", "p50 ms", "p99 ms", "p99/p50", "server total p50",
+                 "outside p50", "outside p99", "server CPU ms/request", "errors"], rows)
 
 
 def main() -> None:
