@@ -224,8 +224,9 @@ def evaluate(searcher: Searcher, dataset: Dataset, mode: Mode | str, rerank: boo
 
     Documents are ranked by their best chunk (`group_by="document"`). Returns the
     metrics of `score_run` plus the per-query latency `p50_ms` and `p99_ms`; when the
-    dataset has answers, also `highlight_accuracy` and `highlight_found`
-    (`evaluate_highlights`, a second search per answered query, outside the latency).
+    dataset has answers, also `highlight_accuracy`, `highlight_found` and
+    `highlight_accuracy_by_document` (`evaluate_highlights`, a plain and a grouped search
+    per answered query, outside the latency).
     """
     options = SearchOptions(k=DEPTH, mode=Mode(mode), rerank=rerank, group_by="document",
                             highlight=False)
@@ -245,8 +246,9 @@ def evaluate(searcher: Searcher, dataset: Dataset, mode: Mode | str, rerank: boo
     metrics["p50_ms"] = float(np.percentile(latencies, 50))
     metrics["p99_ms"] = float(np.percentile(latencies, 99))
     if dataset.answers:
-        metrics.update(highlight_metrics(
-            evaluate_highlights(searcher, dataset.queries, dataset.answers, mode, rerank)))
+        metrics.update(highlight_metrics(*(
+            evaluate_highlights(searcher, dataset.queries, dataset.answers, mode, rerank,
+                                group_by) for group_by in (None, "document"))))
     return metrics
 
 

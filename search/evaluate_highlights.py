@@ -5,7 +5,9 @@ A query file's line may carry an `answer`, an exact passage of its document. A q
 search (chunks, not grouped, as `semsearch search` shows them), and *correct* when the
 first such hit's top highlight covers at least half of the answer: the overlap of the
 highlight's [start, end) with the answer's span (its first occurrence in the document
-text) is at least half the answer's length.
+text) is at least half the answer's length. The same judged on a search grouped by
+document (one hit per document, as `semsearch eval` ranks documents for nDCG, and as
+`--by-document` shows them) is the accuracy *by document*.
 """
 
 import re
@@ -104,10 +106,11 @@ def indexed_text(searcher: Searcher, doc_id: int) -> str:
 
 def evaluate_highlights(searcher: Searcher, queries: dict[str, str],
                         answers: dict[str, Answer], mode: Mode | str, rerank: bool = False,
-                        ) -> dict[str, HighlightOutcome]:
-    """Search each query that has an answer (top `HIGHLIGHT_DEPTH`, with highlights) and
-    judge its highlight; outcomes by query id."""
-    options = SearchOptions(k=HIGHLIGHT_DEPTH, mode=Mode(mode), rerank=rerank, highlight=True)
+                        group_by: str | None = None) -> dict[str, HighlightOutcome]:
+    """Search each query that has an answer (top `HIGHLIGHT_DEPTH`, with highlights; plain,
+    or grouped by `group_by`) and judge its highlight; outcomes by query id."""
+    options = SearchOptions(k=HIGHLIGHT_DEPTH, mode=Mode(mode), rerank=rerank, highlight=True,
+                            group_by=group_by)
     texts: dict[int, str] = {}
 
     def document_text(doc_id: int) -> str:
@@ -120,11 +123,19 @@ def evaluate_highlights(searcher: Searcher, queries: dict[str, str],
             for qid, answer in answers.items()}
 
 
-def highlight_metrics(outcomes: dict[str, HighlightOutcome]) -> dict[str, float]:
+def highlight_metrics(outcomes: dict[str, HighlightOutcome],
+                      by_document: dict[str, HighlightOutcome] | None = None,
+                      ) -> dict[str, float]:
     """`highlight_accuracy` (share of queries judged correct, a query whose document was
-    not found counting as a miss) and `highlight_found` (share found)."""
+    not found counting as a miss) and `highlight_found` (share found) of a plain search's
+    `outcomes`; with the outcomes of a search grouped by document, its accuracy as
+    `highlight_accuracy_by_document`."""
     if not outcomes:
         return {}
     count = len(outcomes)
-    return {"highlight_accuracy": sum(o.correct for o in outcomes.values()) / count,
-            "highlight_found": sum(o.found for o in outcomes.values()) / count}
+    metrics = {"highlight_accuracy": sum(o.correct for o in outcomes.values()) / count,
+               "highlight_found": sum(o.found for o in outcomes.values()) / count}
+    if by_document:
+        metrics["highlight_accuracy_by_document"] = \
+            sum(o.correct for o in by_document.values()) / len(by_document)
+    return metrics

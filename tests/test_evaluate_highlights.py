@@ -73,6 +73,10 @@ def test_highlight_metrics_count_a_missing_document_as_a_miss() -> None:
                 "3": HighlightOutcome(False, False, ""), "4": HighlightOutcome(True, True, "c")}
     assert highlight_metrics(outcomes) == {"highlight_accuracy": 0.5, "highlight_found": 0.75}
     assert highlight_metrics({}) == {}
+    grouped = {**outcomes, "2": HighlightOutcome(True, True, "b")}
+    assert highlight_metrics(outcomes, grouped) == {
+        "highlight_accuracy": 0.5, "highlight_found": 0.75,
+        "highlight_accuracy_by_document": 0.75}
 
 
 def test_query_file_lines_with_a_path_and_an_answer(tmp_path: Path) -> None:
@@ -121,9 +125,11 @@ def test_eval_prints_highlight_accuracy_for_answered_queries(
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)["lexical"]
     assert metrics["highlight_found"] == 1.0 and metrics["highlight_accuracy"] == 1.0
-    table = runner.invoke(app, arguments, env={"COLUMNS": "200"})
+    assert metrics["highlight_accuracy_by_document"] == 1.0
+    table = runner.invoke(app, arguments, env={"COLUMNS": "250"})
     assert table.exit_code == 0, table.output
     assert "Highlight acc." in table.stdout and "Highlight found" in table.stdout
+    assert "Highlight acc. by doc." in table.stdout
     plain = tmp_path / "plain.jsonl"
     plain.write_text(json.dumps({"query": rows[0]["query"], "path": rows[0]["path"]}) + "\n")
     without = runner.invoke(app, [*arguments[:2], str(plain), *arguments[3:], "--json"])

@@ -307,11 +307,11 @@ def _evaluate_retrieval(settings: Settings, dataset: Path | None, queries: Path 
 
 def _print_retrieval(count: int, results: dict[str, dict[str, float]]) -> None:
     # A query file with answers adds the highlight columns (search/evaluate_highlights.py).
-    answered = [key for key in ("highlight_accuracy", "highlight_found")
-                if all(key in metrics for metrics in results.values())]
+    columns = {"highlight_accuracy": "Highlight acc.", "highlight_found": "Highlight found",
+               "highlight_accuracy_by_document": "Highlight acc. by doc."}
+    answered = [key for key in columns if all(key in metrics for metrics in results.values())]
     table = Table("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p99 ms",
-                  *({"highlight_accuracy": "Highlight acc.", "highlight_found": "Highlight found"}
-                    [key] for key in answered))
+                  *(columns[key] for key in answered))
     for name, metrics in results.items():
         table.add_row(name, *(f"{metrics[key]:.4f}" for key in
                               ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
