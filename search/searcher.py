@@ -169,10 +169,11 @@ class Searcher:
             return QueryEmbedding.ready(np.zeros((len(queries), self.dimension), np.float32))
         if len(queries) == 1 and mode == Mode.HYBRID:
             # A lone hybrid query is embedded while its BM25 leg runs in this thread (a
-            # batch is embedded first, in one call). ONNX Runtime runs one query on both
-            # cores, but a 10-token query keeps them only half busy: hybrid p50 on a quiet
-            # 2-core machine, inline vs beside BM25 interleaved query by query (int8):
-            # 4.89 -> 4.38 ms at 12k chunks, 5.22 -> 4.12 ms at 100k (highlights on).
+            # batch is embedded first, in one call). The query runs on one thread (ONNX:
+            # `SMALL_BATCH_TOKENS`; torch: `SEARCH_THREADS`), leaving BM25 the other core:
+            # hybrid p50 with highlights on a quiet 2-core machine (int8), interleaved
+            # with the query inline on two threads: 4.91 -> 4.24 ms at 12k chunks, 5.13 ->
+            # 3.92 ms at 100k.
             return QueryEmbedding(self._embedder.submit, self._embeddings.embed, queries)
         return QueryEmbedding(call_now, self._embeddings.embed, queries)
 

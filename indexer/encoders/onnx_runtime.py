@@ -62,13 +62,12 @@ class OnnxEncoder:
         # One tokenizer for every thread: neither ever changes after it is made.
         self._tokenizer = FastTokenizer.from_folder(export_dir / TOKENIZER_DIR)
         self._encoder_tokenizer = self._tokenizer.truncating(manifest.max_seq_length)
-        self._threads = threads or _usable_cpus()
-        self.session = self._new_session(self._threads)
+        threads = threads or _usable_cpus()
+        self.session = self._new_session(threads)
         # The one-thread session for small batches, made at the first one (a searcher's
         # warm-up): a second copy of the weights (56 MiB int8) that a sync of many files
         # never needs.
-        self._small_session: Any = None if self._threads > 1 and device == "cpu" \
-            else self.session
+        self._small_session: Any = None if threads > 1 and device == "cpu" else self.session
         self._small_session_lock = threading.Lock()
 
     def _new_session(self, threads: int) -> Any:
