@@ -70,6 +70,16 @@ def recover_counts(weights: SparseVector, length: int,
     return {d: float(round(w * norm / (K1 + 1 - w))) for d, w in weights.items()}
 
 
+def stored_bm25(query: dict[int, float], weights: SparseVector, length: int,
+                reference_length: float, mean_length: float) -> float:
+    """FTS5's BM25 of a row from its stored `weights` (`lexical_rows`) and `length`:
+    `exact_bm25` of the counts recovered at the query's dimensions only (a row holds
+    hundreds of terms; the query a few)."""
+    held = {d: weights[d] for d in query if d in weights}
+    return exact_bm25(query, recover_counts(held, length, reference_length), length,
+                      mean_length)
+
+
 def idf(document_frequency: int, rows: int) -> float:
     """FTS5's IDF of a term held by `document_frequency` of `rows` chunks."""
     value = float(np.log((rows - document_frequency + 0.5) / (document_frequency + 0.5)))

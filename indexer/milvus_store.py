@@ -60,6 +60,8 @@ DOCUMENT_FIELDS = ["pk", "doc_id", "path", "content_hash", "size", "mtime", "tit
                    "format", "status", "error", "indexed_at", "generation", "retired"]
 # Rows per request: Milvus caps the size of one insert, query and filter expression.
 BATCH = 500
+# The most rows one query returns (Milvus' largest offset + limit).
+QUERY_WINDOW = 16_384
 # The manifest collection's rows: the committed state; leases have hashed keys.
 STATE_ROW = 0
 # pymilvus pings an idle connection every 10 s; a gRPC server that keeps gRPC's default
@@ -210,6 +212,13 @@ def visible(generation: int) -> str:
     return f"generation <= {generation} and (retired == 0 or retired > {generation})"
 
 
+def is_visible(row: dict[str, Any], generation: int) -> bool:
+    """Whether readers at committed generation `generation` see `row` (its `generation`
+    and `retired`): `visible`, for rows read by key alone."""
+    return bool(row["generation"] <= generation
+                and (row["retired"] == 0 or row["retired"] > generation))
+
+
 def quote(text: str) -> str:
     """A Milvus string literal of `text`."""
     return json.dumps(text)
@@ -313,12 +322,18 @@ class MilvusStore:
 
     # --- reading -------------------------------------------------------------------
     def query(self, collection: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Every row of `collection` that `expression` selects (iterated past Milvus'
-        cap on one query's rows)."""
+        """Every row of `collection` that `expression` selects, in primary-key order: one
+        request when they fit in Milvus' window of one query, else iterated past it (an
+        iterator costs a request to set it up and one past its last page)."""
+        rows: list[dict[str, Any]] = self.client.query(
+            collection, filter=expression, output_fields=fields, limit=QUERY_WINDOW,
+            consistency_level="Strong")
+        if len(rows) < QUERY_WINDOW:
+            return sorted(rows, key=lambda row: row["pk"])
         iterator = self.client.query_iterator(collection, filter=expression,
                                               output_fields=fields, batch_size=BATCH * 4,
                                               consistency_level="Strong")
-        rows: list[dict[str, Any]] = []
+        rows = []
         try:
             while batch := iterator.next():
                 rows += batch

@@ -7,7 +7,8 @@ the statistics of whole documents: Milvus ranks `LEXICAL_OVERFETCH` times the do
 wanted by the stored weights, and those are scored exactly with the committed number of
 documents, their document frequencies and mean length, as FTS5 scores the embedded
 index's `documents_fts`. The BM25 fields of rows read once are kept for the query's
-other asks; mean vectors are read for the documents ranked only.
+other asks; mean vectors are read for the documents ranked only, and chunk vectors
+(by key: `MilvusView.cosines`) for a hybrid search's added chunks only.
 """
 
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from semsearch.indexer.milvus_documents import DOCUMENT_TERMS
-from semsearch.indexer.milvus_lexical import exact_bm25, recover_counts
+from semsearch.indexer.milvus_lexical import stored_bm25
 from semsearch.indexer.milvus_store import batches, visible
 from semsearch.search.document_memory import unit_means
 from semsearch.search.milvus_filters import filter_expression
@@ -24,7 +25,7 @@ from semsearch.search.milvus_view import LEXICAL_OVERFETCH, MAX_LIMIT, MilvusVie
 from semsearch.search.options import Filters
 
 _LEXICAL_FIELDS = ["doc_id", "whole_lexical", "whole_length"]
-_CHUNK_FIELDS = ["pk", "doc_id", "lexical", "lexical_length", "dense"]
+_CHUNK_FIELDS = ["pk", "doc_id", "lexical", "lexical_length"]
 
 
 class MilvusDocuments:
@@ -79,10 +80,7 @@ class MilvusDocuments:
         rows = [self.chunk_rows[chunk_id] for chunk_id in chunk_ids]
         lexical = {c: self.view.exact(weights, row) if weights else 0.0
                    for c, row in zip(chunk_ids, rows, strict=True)}
-        dense = {} if query is None else {
-            c: float(np.asarray(row["dense"], dtype=np.float32) @ query)
-            for c, row in zip(chunk_ids, rows, strict=True)}
-        return dense, lexical
+        return {} if query is None else self.view.cosines(chunk_ids, query), lexical
 
     def mean_cosines(self, doc_ids: list[int], query: NDArray[np.float32]) -> dict[int, float]:
         """As `DocumentMemory.mean_cosines`: each mean made unit length (`unit_means`)."""
@@ -107,6 +105,6 @@ class MilvusDocuments:
         if not length:
             return 0.0
         assert self.state.document_reference_length is not None
-        counts = recover_counts(row["whole_lexical"], length,
-                                self.state.document_reference_length)
-        return exact_bm25(self.weights, counts, length, self.state.document_mean_length)
+        return stored_bm25(self.weights, row["whole_lexical"], length,
+                           self.state.document_reference_length,
+                           self.state.document_mean_length)

@@ -43,9 +43,7 @@ class MilvusSnapshot:
         ranks documents by), or None: a build made before it (until a `--rebuild`), or
         Milvus' own BM25 (`native`), which scores chunks only."""
         view = self.store
-        if view.lexical_kind != "sparse" or view.state.document_reference_length is None:
-            return None
-        return MilvusDocuments(view, query)
+        return MilvusDocuments(view, query) if view.holds_documents else None
 
 
 class MilvusReader:

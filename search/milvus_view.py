@@ -14,11 +14,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from semsearch.indexer.errors import IndexCorruptError
 from semsearch.indexer.fts import fts_tokens
 from semsearch.indexer.lexical_text import segment
-from semsearch.indexer.milvus_lexical import exact_bm25, idf, recover_counts, term_dimension
+from semsearch.indexer.milvus_documents import DOCUMENT_TERMS
+from semsearch.indexer.milvus_lexical import idf, stored_bm25, term_dimension
 from semsearch.indexer.milvus_schema import dense_search_params
-from semsearch.indexer.milvus_store import CommittedState, MilvusStore, visible
+from semsearch.indexer.milvus_store import (
+    CommittedState,
+    MilvusStore,
+    batches,
+    is_visible,
+    visible,
+)
 from semsearch.indexer.milvus_terms import frequencies
 from semsearch.indexer.store import ChunkRow, DocumentRow
 from semsearch.search.lexical import query_terms
@@ -46,19 +54,32 @@ class MilvusView:
         # The document of each candidate the legs found (they return it): what
         # `group_by` asks, answered without another request.
         self.documents: dict[int, int] = {}
-        # Query weights asked for already (the legs', then grouping's): each costs a
-        # request to the `_terms` collection.
+        # Query weights asked for already (the legs', then grouping's), and the
+        # document frequencies read from the `_terms` collection for them.
         self._weights: dict[tuple[str, int, int | None], dict[int, float]] = {}
+        self._held: dict[int, int] = {}
+        self._asked: set[int] = set()
+
+    @property
+    def holds_documents(self) -> bool:
+        """Whether this generation holds whole-document evidence that readers use: a
+        build made since it, read with semsearch's BM25 (Milvus' own scores chunks
+        only)."""
+        return self.lexical_kind == "sparse" and \
+            self.state.document_reference_length is not None
 
     # --- rows ----------------------------------------------------------------------
     def chunks(self, chunk_ids: list[int]) -> dict[int, ChunkRow]:
         """The rows of `chunk_ids` at this generation, by id (ids not there left out)."""
         if not chunk_ids:
             return {}
-        rows = self.client.query(self.store.chunks, filter=(
-            f"pk in {list(chunk_ids)} and {visible(self.generation)}"),
-            output_fields=_ROW_FIELDS, consistency_level="Strong")
-        return {row["pk"]: _chunk_row(row) for row in rows}
+        # By key alone, Milvus' cheapest read (milvus-lite scans every row for any
+        # other filter), the generation checked here.
+        rows = self.client.query(self.store.chunks, filter=f"pk in {list(chunk_ids)}",
+                                 output_fields=[*_ROW_FIELDS, "generation", "retired"],
+                                 consistency_level="Strong")
+        return {row["pk"]: _chunk_row(row) for row in rows
+                if is_visible(row, self.generation)}
 
     def chunk_documents(self, chunk_ids: list[int]) -> dict[int, int]:
         """The document of each chunk of `chunk_ids` (those the legs found, from memory)."""
@@ -94,10 +115,9 @@ class MilvusView:
         word matches), as `Searcher._legs` does."""
         expression = filter_expression(filters, self.generation, self.store)
         lexical: dict[int, float] = {}
-        found: dict[int, dict[str, Any]] = {}
         weights = self.query_weights(query) if mode != Mode.DENSE else {}
         if weights:
-            lexical, found = self._lexical_leg(query, weights, expression, pool)
+            lexical = self._lexical_leg(query, weights, expression, pool)
         if mode == Mode.LEXICAL:
             return {}, lexical
         query_vector: NDArray[np.float32] = vector()
@@ -105,11 +125,29 @@ class MilvusView:
         if mode == Mode.HYBRID:
             missing = [c for c in dense if c not in lexical]
             lexical.update(self._bm25_of(query, weights, missing, dense_rows))
-            for chunk_id in lexical:
-                if chunk_id not in dense:
-                    dense[chunk_id] = float(
-                        np.asarray(found[chunk_id]["dense"], dtype=np.float32) @ query_vector)
+            dense.update(self.cosines([c for c in lexical if c not in dense], query_vector))
         return dense, lexical
+
+    def cosines(self, chunk_ids: list[int], query_vector: NDArray[np.float32]
+                ) -> dict[int, float]:
+        """The cosine of each chunk of `chunk_ids` with `query_vector`, in their order,
+        from the stored vectors of these chunks only: the legs read none (the lexical
+        leg overfetches, and a lexical search needs none), nor do the whole documents'.
+
+        Raises:
+            IndexCorruptError: a chunk's row is gone (a commit deleted it since the leg).
+        """
+        cosines: dict[int, float] = {}
+        for batch in batches(chunk_ids):
+            # By key alone, Milvus' cheapest read: a chunk's key is a hash of its
+            # content, so every row of that key holds the same vector.
+            rows = self.client.query(self.store.chunks, filter=f"pk in {batch}",
+                                     output_fields=["dense"], consistency_level="Strong")
+            cosines.update((row["pk"], float(np.asarray(row["dense"], dtype=np.float32)
+                                             @ query_vector)) for row in rows)
+        if len(cosines) < len(chunk_ids):
+            raise IndexCorruptError("a candidate chunk's row is gone from Milvus")
+        return {chunk_id: cosines[chunk_id] for chunk_id in chunk_ids}  # in their order
 
     def _dense_leg(self, query_vector: NDArray[np.float32], expression: str,
                    pool: int) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
@@ -135,8 +173,7 @@ class MilvusView:
     def _query_weights(self, query: str, shift: int, rows: int | None) -> dict[int, float]:
         dimensions = [term_dimension(token) for found in fts_tokens(tuple(query_terms(query)))
                       for token in found]
-        held = frequencies(self.store, sorted({d + shift for d in dimensions}),
-                           self.generation)
+        held = self._frequencies(dimensions)
         count = self.state.chunks if rows is None else rows
         weights: dict[int, float] = {}
         for dimension in dimensions:
@@ -144,27 +181,39 @@ class MilvusView:
                 held.get(dimension + shift, 0), count)
         return {d: w for d, w in weights.items() if held.get(d + shift)}
 
+    def _frequencies(self, dimensions: list[int]) -> dict[int, int]:
+        """The document frequencies this view read, those of `dimensions` included: of
+        chunks, and where the generation holds them of whole documents (at dimension +
+        DOCUMENT_TERMS), read together in one request for what was not read yet, so a
+        grouped search reads `_terms` once."""
+        shifts = (0, DOCUMENT_TERMS) if self.holds_documents else (0,)
+        wanted = sorted({d + shift for d in dimensions for shift in shifts} - self._asked)
+        if wanted:
+            self._held.update(frequencies(self.store, wanted, self.generation))
+            self._asked.update(wanted)
+        return self._held
+
     def _lexical_leg(self, query: str, weights: dict[int, float], expression: str,
-                     pool: int) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+                     pool: int) -> dict[int, float]:
         if self.lexical_kind == "native":
             hits = self._native_search(query, expression, pool)
-            return ({hit["pk"]: abs(float(hit["distance"])) for hit in hits},
-                    self._found(hits))
+            self._found(hits)
+            return {hit["pk"]: abs(float(hit["distance"])) for hit in hits}
         hits = self.client.search(
             self.store.chunks, data=[weights], anns_field="lexical",
             limit=min(pool * LEXICAL_OVERFETCH, MAX_LIMIT), filter=expression,
-            output_fields=["doc_id", "lexical", "lexical_length", "dense"],
+            output_fields=["doc_id", "lexical", "lexical_length"],
             search_params={"metric_type": "IP"}, consistency_level="Strong")[0]
-        rows = self._found(hits)
-        scores = {chunk_id: self.exact(weights, row) for chunk_id, row in rows.items()}
+        scores = {chunk_id: self.exact(weights, row)
+                  for chunk_id, row in self._found(hits).items()}
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:pool]
-        return dict(best), rows
+        return dict(best)
 
     def _native_search(self, query: str, expression: str, limit: int) -> list[Any]:
         # Milvus' BM25 is never negative; milvus-lite hands it back negated.
         return list(self.client.search(
             self.store.chunks, data=[segment(query)], anns_field="native_bm25",
-            limit=min(limit, MAX_LIMIT), filter=expression, output_fields=["doc_id", "dense"],
+            limit=min(limit, MAX_LIMIT), filter=expression, output_fields=["doc_id"],
             search_params={"metric_type": "BM25"}, consistency_level="Strong")[0])
 
     def _found(self, hits: Any) -> dict[int, dict[str, Any]]:
@@ -187,9 +236,8 @@ class MilvusView:
     def exact(self, weights: dict[int, float], row: dict[str, Any]) -> float:
         """FTS5's BM25 of a chunk `row` (`lexical`, `lexical_length`) for the query
         `weights` (`query_weights`)."""
-        counts = recover_counts(row["lexical"], row["lexical_length"],
-                                self.state.reference_length)
-        return exact_bm25(weights, counts, row["lexical_length"], self.state.mean_length)
+        return stored_bm25(weights, row["lexical"], row["lexical_length"],
+                           self.state.reference_length, self.state.mean_length)
 
 
 def _chunk_row(row: dict[str, Any]) -> ChunkRow:

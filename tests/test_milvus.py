@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from semsearch.indexer import milvus_store
 from semsearch.indexer.encoders import Encoder, EncoderSpec
 from semsearch.indexer.errors import IndexMismatchError
 from semsearch.indexer.milvus_lease import Claim, MilvusLease, MilvusLockedError
@@ -146,6 +147,48 @@ def test_grouping_min_score_and_documents(search_searcher: Searcher,
     assert [c.text for c in document.chunks] == [c.text for c in embedded_document.chunks]
     assert len(document.chunks) > 1
     assert milvus_searcher.document(12345) is None
+
+
+def test_a_grouped_search_reads_the_frequencies_once_and_pages_through_nothing(
+        milvus_searcher: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grouped hybrid search reads the BM25 document frequencies of chunks and of
+    whole documents in one request to `_terms` (each is a scan in milvus-lite), and its
+    reads of rows fit one request each (an iterator costs two more)."""
+    client = milvus_searcher.reader.milvus.client
+    asked: list[tuple[str, str]] = []
+
+    def counted(method: str, call: Any) -> Any:
+        def request(collection: str, *args: Any, **kwargs: Any) -> Any:
+            asked.append((method, collection))
+            return call(collection, *args, **kwargs)
+        return request
+
+    for method in ("query", "search", "query_iterator"):
+        monkeypatch.setattr(client, method, counted(method, getattr(client, method)))
+    options = SearchOptions(k=5, mode="hybrid", group_by="document", highlight=False)
+    assert milvus_searcher.search("bake bread with yeast", options).results
+    assert [call for call in asked if call[1].endswith("_terms")] == [
+        ("query", "search_docs_terms")]
+    assert ("search", "search_docs_documents") in asked  # ranked by whole documents
+    assert not [call for call in asked if call[0] == "query_iterator"]
+
+
+def test_a_read_past_one_query_window_pages_through_every_row(
+        search_store: MilvusTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`MilvusStore.query` answers in one request what fits Milvus' window of one query,
+    and pages through the rest: the same rows, in key order, either way."""
+    client = MilvusStore(search_store)
+    try:
+        state = client.require_committed()
+        store = client.at(state.build)
+        expression = f"generation <= {state.generation}"
+        whole = store.query(store.chunks, expression, ["pk", "ordinal"])
+        monkeypatch.setattr(milvus_store, "QUERY_WINDOW", 3)
+        assert store.query(store.chunks, expression, ["pk", "ordinal"]) == whole
+    finally:
+        client.close()
+    assert len(whole) > 3
+    assert [row["pk"] for row in whole] == sorted(row["pk"] for row in whole)
 
 
 def test_native_bm25_finds_the_documents_with_the_words(milvus_uri: str,
