@@ -239,6 +239,10 @@ class MilvusStore:
         self.client = target.connect()
         self.manifest_collection = f"{target.collection}_manifest"
         self._name(build)
+        # Milvus Lite forgets what it had loaded when it restarts, and the manifest is
+        # read before anything else (the builds' collections are loaded by `load`).
+        if self.exists():
+            self.client.load_collection(self.manifest_collection)
 
     def _name(self, build: int) -> None:
         self.build = build

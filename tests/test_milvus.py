@@ -38,6 +38,7 @@ from tests.helpers import (
     search_write_docs,
 )
 from tests.live_server import REPO, start_server, stop_server
+from tests.milvus_server import milvus_lite_server
 
 pytestmark = pytest.mark.scale
 
@@ -526,6 +527,24 @@ def test_a_sync_in_generations_equals_one_in_one(tmp_path: Path, milvus_uri: str
         **SEARCH_SYNC_OPTIONS_KW, generation_files=1, commit_share=1.0))
     assert report.generations > 3
     _assert_same(_snapshot(target), _clean(root, milvus_uri, "in_one", encoder))
+
+
+def test_a_store_answers_and_syncs_after_milvus_lite_restarts(tmp_path: Path,
+                                                               encoder: Encoder) -> None:
+    """milvus-lite forgets what it had loaded when it restarts: a reader and a sync of a
+    store it holds load it again (the manifest was read before anything loaded it)."""
+    data = tmp_path / "milvus"
+    with milvus_lite_server(data) as uri:
+        root, target, spec = _synced(tmp_path, uri, "restarted", encoder)
+    with milvus_lite_server(data) as uri:
+        target = replace(target, uri=uri)
+        searcher = MilvusSearcher(target, spec)
+        try:
+            assert searcher.search("bake bread with yeast").results
+        finally:
+            searcher.close()
+        _change(root)
+        assert sync_to_milvus(root, target, spec, OPTIONS).added
 
 
 def test_two_searchers_answer_alike_and_see_a_sync(tmp_path: Path, milvus_uri: str,
